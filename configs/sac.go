@@ -1,0 +1,123 @@
+package configs
+
+// SACConfig mirrors LeRobot's SACConfig (policy.type "sac"), with HIL-SERL's
+// key names. Defaults are LeRobot's v0.5.1 defaults unless noted.
+type SACConfig struct {
+	Type string `json:"type"`
+
+	// Online collection.
+	OnlineSteps              int `json:"online_steps"`
+	OnlineBufferCapacity     int `json:"online_buffer_capacity"`
+	OnlineStepBeforeLearning int `json:"online_step_before_learning"`
+
+	// Learner.
+	Discount                 float64  `json:"discount"`
+	TemperatureInit          float64  `json:"temperature_init"`
+	NumCritics               int      `json:"num_critics"`
+	CriticLR                 float64  `json:"critic_lr"`
+	ActorLR                  float64  `json:"actor_lr"`
+	TemperatureLR            float64  `json:"temperature_lr"`
+	CriticTargetUpdateWeight float64  `json:"critic_target_update_weight"`
+	UTDRatio                 int      `json:"utd_ratio"`
+	PolicyUpdateFreq         int      `json:"policy_update_freq"`
+	LatentDim                int      `json:"latent_dim"`
+	TargetEntropy            *float64 `json:"target_entropy"` // null → −|A|/2
+	UseBackupEntropy         bool     `json:"use_backup_entropy"`
+	GradClipNorm             float64  `json:"grad_clip_norm"`
+
+	CriticNetworkKwargs CriticNetworkConfig `json:"critic_network_kwargs"`
+	ActorNetworkKwargs  ActorNetworkConfig  `json:"actor_network_kwargs"`
+	PolicyKwargs        PolicyKwargs        `json:"policy_kwargs"`
+}
+
+// CriticNetworkConfig mirrors LeRobot's CriticNetworkConfig.
+type CriticNetworkConfig struct {
+	HiddenDims    []int `json:"hidden_dims"`
+	ActivateFinal bool  `json:"activate_final"`
+}
+
+// ActorNetworkConfig mirrors LeRobot's ActorNetworkConfig.
+type ActorNetworkConfig struct {
+	HiddenDims    []int `json:"hidden_dims"`
+	ActivateFinal bool  `json:"activate_final"`
+}
+
+// PolicyKwargs mirrors LeRobot's PolicyConfig (policy_kwargs).
+type PolicyKwargs struct {
+	UseTanhSquash bool    `json:"use_tanh_squash"`
+	StdMin        float64 `json:"std_min"`
+	StdMax        float64 `json:"std_max"`
+	InitFinal     float64 `json:"init_final"`
+}
+
+// DefaultSACConfig returns LeRobot's SACConfig defaults.
+func DefaultSACConfig() SACConfig {
+	return SACConfig{
+		Type:                     "sac",
+		OnlineSteps:              1_000_000,
+		OnlineBufferCapacity:     100_000,
+		OnlineStepBeforeLearning: 100,
+		Discount:                 0.99,
+		TemperatureInit:          1.0,
+		NumCritics:               2,
+		CriticLR:                 3e-4,
+		ActorLR:                  3e-4,
+		TemperatureLR:            3e-4,
+		CriticTargetUpdateWeight: 0.005,
+		UTDRatio:                 1,
+		PolicyUpdateFreq:         1,
+		LatentDim:                256,
+		UseBackupEntropy:         true,
+		GradClipNorm:             40,
+		CriticNetworkKwargs:      CriticNetworkConfig{HiddenDims: []int{256, 256}, ActivateFinal: true},
+		ActorNetworkKwargs:       ActorNetworkConfig{HiddenDims: []int{256, 256}, ActivateFinal: true},
+		PolicyKwargs:             PolicyKwargs{UseTanhSquash: true, StdMin: 1e-5, StdMax: 10, InitFinal: 0.05},
+	}
+}
+
+// TargetEntropyFor returns the configured target entropy, or LeRobot's
+// default −(continuous action dims)/2.
+func (c *SACConfig) TargetEntropyFor(actionDim int) float64 {
+	if c.TargetEntropy != nil {
+		return *c.TargetEntropy
+	}
+	return -float64(actionDim) / 2
+}
+
+func (c *SACConfig) validate() Problems {
+	var p Problems
+	p.check(c.Type == "sac", "type", `must be "sac", got %q`, c.Type)
+	p.check(c.OnlineSteps >= 1, "online_steps", "must be ≥ 1, got %d", c.OnlineSteps)
+	p.check(c.OnlineBufferCapacity >= 1, "online_buffer_capacity", "must be ≥ 1, got %d", c.OnlineBufferCapacity)
+	p.check(c.OnlineStepBeforeLearning >= 1, "online_step_before_learning", "must be ≥ 1, got %d", c.OnlineStepBeforeLearning)
+	p.check(c.Discount > 0 && c.Discount <= 1, "discount", "must be in (0, 1], got %g", c.Discount)
+	p.check(c.TemperatureInit > 0, "temperature_init", "must be > 0, got %g", c.TemperatureInit)
+	p.check(c.NumCritics == 2, "num_critics", "must be 2 (the critic ensemble size e2hil implements so far), got %d", c.NumCritics)
+	for _, lr := range []struct {
+		path string
+		v    float64
+	}{{"critic_lr", c.CriticLR}, {"actor_lr", c.ActorLR}, {"temperature_lr", c.TemperatureLR}} {
+		p.check(lr.v > 0 && lr.v < 1, lr.path, "must be in (0, 1), got %g", lr.v)
+	}
+	p.check(c.CriticTargetUpdateWeight > 0 && c.CriticTargetUpdateWeight <= 1, "critic_target_update_weight",
+		"must be in (0, 1], got %g", c.CriticTargetUpdateWeight)
+	p.check(c.UTDRatio >= 1, "utd_ratio", "must be ≥ 1, got %d", c.UTDRatio)
+	p.check(c.PolicyUpdateFreq >= 1, "policy_update_freq", "must be ≥ 1, got %d", c.PolicyUpdateFreq)
+	p.check(c.LatentDim >= 1, "latent_dim", "must be ≥ 1, got %d", c.LatentDim)
+	p.check(c.GradClipNorm > 0, "grad_clip_norm", "must be > 0, got %g", c.GradClipNorm)
+	checkDims(&p, "critic_network_kwargs.hidden_dims", c.CriticNetworkKwargs.HiddenDims)
+	checkDims(&p, "actor_network_kwargs.hidden_dims", c.ActorNetworkKwargs.HiddenDims)
+	k := c.PolicyKwargs
+	p.check(k.UseTanhSquash, "policy_kwargs.use_tanh_squash", "must be true (the environment's actions are bounded)")
+	p.check(k.StdMax > 0, "policy_kwargs.std_max", "must be > 0, got %g", k.StdMax)
+	p.check(k.StdMin < k.StdMax, "policy_kwargs.std_min", "must be < std_max (%g), got %g", k.StdMax, k.StdMin)
+	p.check(k.InitFinal > 0, "policy_kwargs.init_final", "must be > 0, got %g", k.InitFinal)
+	return p
+}
+
+func checkDims(p *Problems, path string, dims []int) {
+	p.check(len(dims) >= 1, path, "must list at least one hidden layer")
+	for i, d := range dims {
+		p.check(d >= 1, path, "[%d] must be ≥ 1, got %d", i, d)
+	}
+}

@@ -1,0 +1,199 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/e2hil/e2hil/drivers/kinematics"
+)
+
+// Motors are the SO-101 motors in bus order (LeRobot's names).
+var Motors = []string{"shoulder_pan", "shoulder_lift", "elbow_flex", "wrist_flex", "wrist_roll", "gripper"}
+
+// Tasks the world can judge.
+const (
+	TaskTouchCube = "touch_cube"
+)
+
+// Reward types.
+const (
+	RewardSparse = "sparse"
+	RewardDense  = "dense"
+)
+
+// Config describes the world. Zero values take the defaults of DefaultConfig.
+type Config struct {
+	Task       string
+	RewardType string
+	// CubeSize is the cube's edge in metres; it rests on the table (z = 0).
+	CubeSize float64
+	// SuccessDistance: touch_cube succeeds when the gripper tip
+	// (gripper_frame_link) is within this distance of the cube's centre.
+	SuccessDistance float64
+	// CubeMin and CubeMax bound the cube centre's x, y (metres, base frame).
+	CubeMin, CubeMax [2]float64
+}
+
+// DefaultConfig is touch_cube with a 2.5 cm cube and a 2 cm success radius.
+func DefaultConfig() Config {
+	return Config{
+		Task: TaskTouchCube, RewardType: RewardSparse,
+		CubeSize: 0.025, SuccessDistance: 0.02,
+		CubeMin: [2]float64{0.18, -0.08}, CubeMax: [2]float64{0.30, 0.08},
+	}
+}
+
+// Validate reports bad values by field name.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Task != TaskTouchCube {
+		errs = append(errs, fmt.Errorf("sim: task %q unknown (available: %q)", c.Task, TaskTouchCube))
+	}
+	if c.RewardType != RewardSparse && c.RewardType != RewardDense {
+		errs = append(errs, fmt.Errorf("sim: reward type %q unknown (sparse, dense)", c.RewardType))
+	}
+	if !(c.CubeSize > 0) || !(c.SuccessDistance > 0) {
+		errs = append(errs, fmt.Errorf("sim: cube size %g and success distance %g must be > 0", c.CubeSize, c.SuccessDistance))
+	}
+	for i := 0; i < 2; i++ {
+		if !(c.CubeMin[i] <= c.CubeMax[i]) {
+			errs = append(errs, fmt.Errorf("sim: cube bounds min %v must be ≤ max %v", c.CubeMin, c.CubeMax))
+			break
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// World is the simulated arm, table and cube. It implements the robot
+// interface (the arm) and the scene interface (cube, success) of package env.
+// It is not safe for concurrent use.
+type World struct {
+	cfg       Config
+	chain     *kinematics.Chain
+	lo, hi    []float64 // joint limits in bus units
+	joints    []float64 // bus units: degrees ×5, gripper 0–100
+	cube      kinematics.Vec3
+	connected bool
+}
+
+// New builds a world from cfg.
+func New(cfg Config) (*World, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	chain := kinematics.SO101()
+	lo, hi := chain.Limits()
+	w := &World{cfg: cfg, chain: chain, joints: make([]float64, len(Motors))}
+	for i := range lo {
+		w.lo = append(w.lo, kinematics.Rad2Deg(lo[i]))
+		w.hi = append(w.hi, kinematics.Rad2Deg(hi[i]))
+	}
+	w.lo, w.hi = append(w.lo, 0), append(w.hi, 100) // gripper RANGE_0_100
+	w.cube = kinematics.Vec3{(cfg.CubeMin[0] + cfg.CubeMax[0]) / 2, (cfg.CubeMin[1] + cfg.CubeMax[1]) / 2, cfg.CubeSize / 2}
+	return w, nil
+}
+
+// Motors lists the motors in bus order.
+func (w *World) Motors() []string { return append([]string(nil), Motors...) }
+
+// JointLimits returns the joints' limits in bus units.
+func (w *World) JointLimits() (lo, hi []float64) {
+	return append([]float64(nil), w.lo...), append([]float64(nil), w.hi...)
+}
+
+// Connect "powers on" the arm.
+func (w *World) Connect(ctx context.Context) error {
+	w.connected = true
+	return ctx.Err()
+}
+
+// Disconnect powers it off.
+func (w *World) Disconnect(ctx context.Context) error {
+	w.connected = false
+	return nil
+}
+
+// ErrNotConnected is returned by joint reads and writes before Connect.
+var ErrNotConnected = errors.New("sim: robot not connected")
+
+// ReadJoints returns the joint positions in bus units, motor order.
+func (w *World) ReadJoints(ctx context.Context) ([]float64, error) {
+	if !w.connected {
+		return nil, ErrNotConnected
+	}
+	return append([]float64(nil), w.joints...), ctx.Err()
+}
+
+// WriteJoints moves the arm to goal (bus units, motor order), clamped to the
+// joint limits as the servos' limit registers would.
+func (w *World) WriteJoints(ctx context.Context, goal []float64) error {
+	if !w.connected {
+		return ErrNotConnected
+	}
+	if len(goal) != len(w.joints) {
+		return fmt.Errorf("sim: WriteJoints got %d values, want %d (%v)", len(goal), len(w.joints), Motors)
+	}
+	for i, g := range goal {
+		if math.IsNaN(g) || math.IsInf(g, 0) {
+			return fmt.Errorf("sim: WriteJoints %s = %g is not finite", Motors[i], g)
+		}
+	}
+	for i, g := range goal {
+		w.joints[i] = math.Max(w.lo[i], math.Min(w.hi[i], g))
+	}
+	return ctx.Err()
+}
+
+// Tip returns the gripper frame's position (metres, base frame).
+func (w *World) Tip() kinematics.Vec3 {
+	q := make([]float64, 5)
+	for i := range q {
+		q[i] = kinematics.Deg2Rad(w.joints[i])
+	}
+	pose, _ := w.chain.FK(q) // arity is right by construction
+	return pose.P
+}
+
+// ResetScene places the cube for a new episode, uniformly in the cube
+// bounds, from the seed alone.
+func (w *World) ResetScene(seed int64) {
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x5eed_cbe))
+	x := w.cfg.CubeMin[0] + (w.cfg.CubeMax[0]-w.cfg.CubeMin[0])*rng.Float64()
+	y := w.cfg.CubeMin[1] + (w.cfg.CubeMax[1]-w.cfg.CubeMin[1])*rng.Float64()
+	w.cube = kinematics.Vec3{x, y, w.cfg.CubeSize / 2}
+}
+
+// Cube returns the cube centre (metres, base frame).
+func (w *World) Cube() kinematics.Vec3 { return w.cube }
+
+// EnvironmentNames names EnvironmentState's values.
+func (w *World) EnvironmentNames() []string { return []string{"cube.x", "cube.y", "cube.z"} }
+
+// EnvironmentState is the privileged object state a policy may observe in
+// simulation (the cube centre); a real setup sees it only through cameras.
+func (w *World) EnvironmentState() []float64 { return []float64{w.cube[0], w.cube[1], w.cube[2]} }
+
+// EnvironmentBounds bounds EnvironmentState (for normalisation).
+func (w *World) EnvironmentBounds() (lo, hi []float64) {
+	z := w.cfg.CubeSize / 2
+	return []float64{w.cfg.CubeMin[0], w.cfg.CubeMin[1], z}, []float64{w.cfg.CubeMax[0], w.cfg.CubeMax[1], z}
+}
+
+// Evaluate judges the current state: success when the tip is within
+// SuccessDistance of the cube centre. Sparse reward: 1 on success, else 0;
+// dense: 1 on success, else minus the distance in metres.
+func (w *World) Evaluate() (reward float64, success bool) {
+	d := w.Tip().Sub(w.cube).Norm()
+	success = d <= w.cfg.SuccessDistance
+	switch {
+	case success:
+		return 1, true
+	case w.cfg.RewardType == RewardDense:
+		return -d, false
+	default:
+		return 0, false
+	}
+}

@@ -1,0 +1,207 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// SACSpec is the shape of HIL-SERL's SAC networks (LeRobot modeling_sac.py):
+//
+//	state      → MIN_MAX to [-1, 1] → encoder.state: Linear → LayerNorm → Tanh  (latent)
+//	actor      latent → MLP (Linear → LayerNorm → SiLU)… → mean, log-std heads
+//	critic k   [latent, action] → MLP … → Linear → Q
+//
+// The encoder is shared: the critics train it, the actor uses it detached,
+// and the target critics read the live encoder (as LeRobot's shared_encoder).
+type SACSpec struct {
+	StateDim  int `json:"state_dim"`
+	ActionDim int `json:"action_dim"` // continuous action dims
+	// StateLow/High are the MIN_MAX normalisation bounds of observation.state.
+	StateLow    []float32 `json:"state_low"`
+	StateHigh   []float32 `json:"state_high"`
+	StateNames  []string  `json:"state_names"`
+	ActionNames []string  `json:"action_names"`
+
+	LatentDim           int     `json:"latent_dim"`
+	ActorHidden         []int   `json:"actor_hidden"`
+	ActorActivateFinal  bool    `json:"actor_activate_final"`
+	CriticHidden        []int   `json:"critic_hidden"`
+	CriticActivateFinal bool    `json:"critic_activate_final"`
+	NumCritics          int     `json:"num_critics"`
+	StdMin              float64 `json:"std_min"`
+	StdMax              float64 `json:"std_max"`
+	InitFinal           float64 `json:"init_final"`
+}
+
+// Validate checks the spec's consistency.
+func (s SACSpec) Validate() error {
+	var errs []error
+	if s.StateDim < 1 || s.ActionDim < 1 || s.LatentDim < 1 || s.NumCritics < 1 {
+		errs = append(errs, fmt.Errorf("models: state_dim %d, action_dim %d, latent_dim %d, num_critics %d must all be ≥ 1",
+			s.StateDim, s.ActionDim, s.LatentDim, s.NumCritics))
+	}
+	if len(s.StateLow) != s.StateDim || len(s.StateHigh) != s.StateDim {
+		errs = append(errs, fmt.Errorf("models: state bounds have %d/%d values, want state_dim %d", len(s.StateLow), len(s.StateHigh), s.StateDim))
+	}
+	if len(s.ActorHidden) == 0 || len(s.CriticHidden) == 0 {
+		errs = append(errs, errors.New("models: actor and critic need at least one hidden layer"))
+	}
+	if !(s.StdMax > 0) || !(s.StdMin < s.StdMax) {
+		errs = append(errs, fmt.Errorf("models: std range [%g, %g] is empty", s.StdMin, s.StdMax))
+	}
+	return errors.Join(errs...)
+}
+
+// Parameter groups (prefixes in the store).
+const (
+	PrefixEncoder      = "encoder."
+	PrefixActor        = "actor."
+	PrefixCritic       = "critic."
+	PrefixCriticTarget = "critic_target."
+)
+
+// CriticPrefix names critic k's parameters ("critic.0"), or its target's.
+func CriticPrefix(k int, target bool) string {
+	if target {
+		return fmt.Sprintf("critic_target.%d", k)
+	}
+	return fmt.Sprintf("critic.%d", k)
+}
+
+// NewParams defines and initialises every parameter as PyTorch would
+// (Linear U(±1/√fan_in); LayerNorm 1, 0; actor heads U(±init_final); critic
+// outputs orthogonal), targets as copies of the critics.
+func (s SACSpec) NewParams(seed uint64) *Params {
+	rng := rand.New(rand.NewPCG(seed, 0x5ac))
+	p := NewParams()
+	linear := func(name string, in, out int) {
+		bound := float32(1 / math.Sqrt(float64(in)))
+		uniform(rng, p.Add(name+".weight", in, out), bound)
+		uniform(rng, p.Add(name+".bias", 1, out), bound)
+	}
+	norm := func(name string, d int) {
+		fill(p.Add(name+".weight", 1, d), 1)
+		p.Add(name+".bias", 1, d)
+	}
+	mlp := func(name string, in int, hidden []int, activateFinal bool) int {
+		for i, h := range hidden {
+			q := fmt.Sprintf("%s.%d", name, i)
+			linear(q+".linear", in, h)
+			if i < len(hidden)-1 || activateFinal {
+				norm(q+".norm", h)
+			}
+			in = h
+		}
+		return in
+	}
+	linear("encoder.state", s.StateDim, s.LatentDim)
+	norm("encoder.state_norm", s.LatentDim)
+
+	h := mlp("actor.net", s.LatentDim, s.ActorHidden, s.ActorActivateFinal)
+	for _, head := range []string{"actor.mean", "actor.log_std"} {
+		uniform(rng, p.Add(head+".weight", h, s.ActionDim), float32(s.InitFinal))
+		uniform(rng, p.Add(head+".bias", 1, s.ActionDim), float32(s.InitFinal))
+	}
+	for k := 0; k < s.NumCritics; k++ {
+		pre := CriticPrefix(k, false)
+		h := mlp(pre+".net", s.LatentDim+s.ActionDim, s.CriticHidden, s.CriticActivateFinal)
+		orthogonalColumn(rng, p.Add(pre+".out.weight", h, 1))
+		uniform(rng, p.Add(pre+".out.bias", 1, 1), float32(1/math.Sqrt(float64(h))))
+	}
+	for k := 0; k < s.NumCritics; k++ {
+		for _, name := range p.WithPrefix(CriticPrefix(k, false) + ".") {
+			tname := CriticPrefix(k, true) + name[len(CriticPrefix(k, false)):]
+			copy(p.Add(tname, p.Get(name).Shape()...).Data().([]float32), p.Data(name))
+		}
+	}
+	return p
+}
+
+func uniform(rng *rand.Rand, t *tensor.Dense, bound float32) {
+	d := t.Data().([]float32)
+	for i := range d {
+		d[i] = bound * float32(2*rng.Float64()-1)
+	}
+}
+
+func fill(t *tensor.Dense, v float32) {
+	d := t.Data().([]float32)
+	for i := range d {
+		d[i] = v
+	}
+}
+
+// orthogonalColumn fills an [n, 1] weight with a random unit vector (torch's
+// orthogonal_ init, gain 1, of a 1×n matrix).
+func orthogonalColumn(rng *rand.Rand, t *tensor.Dense) {
+	d := t.Data().([]float32)
+	var n float64
+	v := make([]float64, len(d))
+	for i := range v {
+		v[i] = rng.NormFloat64()
+		n += v[i] * v[i]
+	}
+	n = math.Sqrt(n)
+	for i := range d {
+		d[i] = float32(v[i] / n)
+	}
+}
+
+// NormalizationScaleShift returns per-dim scale and shift with
+// x·scale + shift = (x − low)/(high − low + 1e-8)·2 − 1 (LeRobot MIN_MAX).
+func (s SACSpec) NormalizationScaleShift() (scale, shift []float32) {
+	scale = make([]float32, s.StateDim)
+	shift = make([]float32, s.StateDim)
+	for i := range scale {
+		sc := 2 / (float64(s.StateHigh[i]) - float64(s.StateLow[i]) + 1e-8)
+		scale[i] = float32(sc)
+		shift[i] = float32(-float64(s.StateLow[i])*sc - 1)
+	}
+	return scale, shift
+}
+
+// LogStdBounds are the clamp bounds of the log-std head: LeRobot clamps
+// std = exp(·) to [std_min, std_max]; a non-positive std_min is no bound.
+func (s SACSpec) LogStdBounds() (lo, hi float32) {
+	lo = -math.MaxFloat32
+	if s.StdMin > 0 {
+		lo = float32(math.Log(s.StdMin))
+	}
+	return lo, float32(math.Log(s.StdMax))
+}
+
+// Encode maps raw observation.state [B, S] to the latent [B, latent].
+func (s SACSpec) Encode(b *Graph, state *G.Node) *G.Node {
+	scale, shift := s.NormalizationScaleShift()
+	x := G.Must(G.BroadcastHadamardProd(state, constRow(b, "norm.scale", scale), nil, []byte{0}))
+	x = G.Must(G.BroadcastAdd(x, constRow(b, "norm.shift", shift), nil, []byte{0}))
+	x = b.Linear("encoder.state", x)
+	return G.Must(G.Tanh(b.LayerNorm("encoder.state_norm", x)))
+}
+
+// Actor returns the Gaussian's mean and clamped log-std [B, A] (pre-tanh).
+func (s SACSpec) Actor(b *Graph, latent *G.Node) (mean, logStd *G.Node) {
+	h := b.MLP("actor.net", latent, len(s.ActorHidden), s.ActorActivateFinal, ActSiLU)
+	mean = b.Linear("actor.mean", h)
+	lo, hi := s.LogStdBounds()
+	logStd = G.Must(Clamp(b.Linear("actor.log_std", h), lo, hi))
+	return mean, logStd
+}
+
+// Critic returns Q [B, 1] of critic k (or its target) for latent and action.
+func (s SACSpec) Critic(b *Graph, k int, target bool, latent, action *G.Node) *G.Node {
+	pre := CriticPrefix(k, target)
+	x := G.Must(G.Concat(1, latent, action))
+	h := b.MLP(pre+".net", x, len(s.CriticHidden), s.CriticActivateFinal, ActSiLU)
+	return b.Linear(pre+".out", h)
+}
+
+func constRow(b *Graph, name string, v []float32) *G.Node {
+	t := tensor.New(tensor.WithShape(1, len(v)), tensor.WithBacking(append([]float32(nil), v...)))
+	return G.NodeFromAny(b.G, t, G.WithName(name))
+}

@@ -1,0 +1,66 @@
+// Package optim holds the optimisers e2hil trains with, with PyTorch's exact
+// update rules so hyperparameters carry over from LeRobot configs.
+package optim
+
+import "math"
+
+// Adam is torch.optim.Adam (no weight decay, no amsgrad) over float32
+// parameter slices, updated in place.
+type Adam struct {
+	LR, Beta1, Beta2, Eps float64
+	params                [][]float32
+	// M, V and Step are the optimiser state (saved in checkpoints).
+	M, V [][]float32
+	Step int
+}
+
+// NewAdam returns Adam with torch's defaults (β 0.9, 0.999; ε 1e-8).
+func NewAdam(lr float64, params [][]float32) *Adam {
+	a := &Adam{LR: lr, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, params: params}
+	for _, p := range params {
+		a.M = append(a.M, make([]float32, len(p)))
+		a.V = append(a.V, make([]float32, len(p)))
+	}
+	return a
+}
+
+// Update applies one step with grads (same layout as the parameters):
+// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε).
+func (a *Adam) Update(grads [][]float32) {
+	a.Step++
+	bc1 := 1 - math.Pow(a.Beta1, float64(a.Step))
+	bc2 := math.Sqrt(1 - math.Pow(a.Beta2, float64(a.Step)))
+	stepSize := a.LR / bc1
+	b1, b2 := float32(a.Beta1), float32(a.Beta2)
+	for i, p := range a.params {
+		g, m, v := grads[i], a.M[i], a.V[i]
+		for j := range p {
+			m[j] = b1*m[j] + (1-b1)*g[j]
+			v[j] = b2*v[j] + (1-b2)*g[j]*g[j]
+			denom := math.Sqrt(float64(v[j]))/bc2 + a.Eps
+			p[j] -= float32(stepSize * float64(m[j]) / denom)
+		}
+	}
+}
+
+// ClipGradNorm scales grads in place so their global L2 norm is at most
+// maxNorm (torch.nn.utils.clip_grad_norm_: coefficient maxNorm/(norm+1e-6),
+// applied when below 1) and returns the norm before clipping.
+func ClipGradNorm(grads [][]float32, maxNorm float64) float64 {
+	var s float64
+	for _, g := range grads {
+		for _, v := range g {
+			s += float64(v) * float64(v)
+		}
+	}
+	norm := math.Sqrt(s)
+	if c := maxNorm / (norm + 1e-6); c < 1 {
+		cf := float32(c)
+		for _, g := range grads {
+			for j := range g {
+				g[j] *= cf
+			}
+		}
+	}
+	return norm
+}

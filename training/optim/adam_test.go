@@ -1,0 +1,60 @@
+package optim
+
+import (
+	"math"
+	"testing"
+)
+
+// Reference values from torch.optim.Adam(lr=0.1) on p=[1, -2] with the
+// gradients g1=[0.5, -1], g2=[0.1, 0.3], computed by hand from the update
+// rule in float64:
+//
+//	step 1: m=[0.05,-0.1] v=[0.00025,0.001] → p = p − 0.1·sign(g) = [0.9, -1.9]
+//	step 2: m=[0.055,-0.06] v=[0.00025975,0.001089]
+//	        p −= 0.1/(1−0.81) · m / (√v/√(1−0.998001) + 1e-8)
+func TestAdamMatchesTorchRule(t *testing.T) {
+	p := []float32{1, -2}
+	a := NewAdam(0.1, [][]float32{p})
+	a.Update([][]float32{{0.5, -1}})
+	if math.Abs(float64(p[0])-0.9) > 1e-6 || math.Abs(float64(p[1])+1.9) > 1e-6 {
+		t.Fatalf("after step 1: %v", p)
+	}
+	a.Update([][]float32{{0.1, 0.3}})
+	bc1, bc2 := 1-0.81, math.Sqrt(1-0.998001)
+	want := []float64{
+		0.9 - 0.1/bc1*0.055/(math.Sqrt(0.00025975)/bc2+1e-8),
+		-1.9 - 0.1/bc1*(-0.06)/(math.Sqrt(0.001089)/bc2+1e-8),
+	}
+	for i := range p {
+		if math.Abs(float64(p[i])-want[i]) > 1e-5 {
+			t.Errorf("after step 2: p[%d] = %.7f, want %.7f", i, p[i], want[i])
+		}
+	}
+}
+
+func TestClipGradNorm(t *testing.T) {
+	cases := []struct {
+		g        [][]float32
+		max      float64
+		wantNorm float64
+		want     [][]float32
+	}{
+		{[][]float32{{3}, {4}}, 10, 5, [][]float32{{3}, {4}}},     // under the bound: untouched
+		{[][]float32{{3}, {4}}, 1, 5, [][]float32{{0.6}, {0.8}}},  // scaled to norm 1
+		{[][]float32{{0, 0}}, 1, 0, [][]float32{{0, 0}}},          // zero stays zero
+		{[][]float32{{6, 8}, {}}, 5, 10, [][]float32{{3, 4}, {}}}, // empty groups are fine
+	}
+	for i, tc := range cases {
+		n := ClipGradNorm(tc.g, tc.max)
+		if math.Abs(n-tc.wantNorm) > 1e-9 {
+			t.Errorf("case %d: norm %g, want %g", i, n, tc.wantNorm)
+		}
+		for a := range tc.g {
+			for b := range tc.g[a] {
+				if math.Abs(float64(tc.g[a][b]-tc.want[a][b])) > 1e-5 {
+					t.Errorf("case %d: grads %v, want %v", i, tc.g, tc.want)
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,128 @@
+// Package replay holds transitions for off-policy learning: a fixed-capacity
+// ring buffer that stores next states explicitly, so a transition cut by the
+// time limit never bootstraps from the next episode's first observation (a
+// known LeRobot defect with optimize_memory), and uniform sampling into a
+// preallocated batch.
+package replay
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+)
+
+// Transition is one environment step.
+type Transition struct {
+	State     []float32
+	Action    []float32
+	Reward    float32
+	NextState []float32
+	// Done is true only when the episode terminated (success, failure); a
+	// time-limit truncation is not done, so the critic still bootstraps.
+	Done bool
+}
+
+// Batch is a sampled minibatch, row-major.
+type Batch struct {
+	Size                 int
+	State, NextState     []float32 // [Size, StateDim]
+	Action               []float32 // [Size, ActionDim]
+	Reward, Done         []float32 // [Size]
+	StateDim, ActionDim int
+}
+
+// NewBatch allocates a batch.
+func NewBatch(size, stateDim, actionDim int) *Batch {
+	return &Batch{
+		Size: size, StateDim: stateDim, ActionDim: actionDim,
+		State: make([]float32, size*stateDim), NextState: make([]float32, size*stateDim),
+		Action: make([]float32, size*actionDim), Reward: make([]float32, size), Done: make([]float32, size),
+	}
+}
+
+// Buffer is a ring buffer of transitions. Not safe for concurrent use.
+type Buffer struct {
+	capacity, stateDim, actionDim int
+	state, next, action           []float32
+	reward, done                  []float32
+	size, pos                     int
+}
+
+// New returns an empty buffer.
+func New(capacity, stateDim, actionDim int) (*Buffer, error) {
+	if capacity < 1 || stateDim < 1 || actionDim < 1 {
+		return nil, fmt.Errorf("replay: capacity %d, state dim %d, action dim %d must be ≥ 1", capacity, stateDim, actionDim)
+	}
+	return &Buffer{
+		capacity: capacity, stateDim: stateDim, actionDim: actionDim,
+		state: make([]float32, capacity*stateDim), next: make([]float32, capacity*stateDim),
+		action: make([]float32, capacity*actionDim),
+		reward: make([]float32, capacity), done: make([]float32, capacity),
+	}, nil
+}
+
+// Len is the number of stored transitions.
+func (b *Buffer) Len() int { return b.size }
+
+// Add stores t, overwriting the oldest transition when full. It rejects
+// wrong shapes and non-finite values.
+func (b *Buffer) Add(t Transition) error {
+	if len(t.State) != b.stateDim || len(t.NextState) != b.stateDim || len(t.Action) != b.actionDim {
+		return fmt.Errorf("replay: transition shapes state %d, next_state %d, action %d; want %d, %d, %d",
+			len(t.State), len(t.NextState), len(t.Action), b.stateDim, b.stateDim, b.actionDim)
+	}
+	if err := finite("state", t.State); err != nil {
+		return err
+	}
+	if err := finite("next_state", t.NextState); err != nil {
+		return err
+	}
+	if err := finite("action", t.Action); err != nil {
+		return err
+	}
+	if err := finite("reward", []float32{t.Reward}); err != nil {
+		return err
+	}
+	i := b.pos
+	copy(b.state[i*b.stateDim:], t.State)
+	copy(b.next[i*b.stateDim:], t.NextState)
+	copy(b.action[i*b.actionDim:], t.Action)
+	b.reward[i] = t.Reward
+	b.done[i] = 0
+	if t.Done {
+		b.done[i] = 1
+	}
+	b.pos = (b.pos + 1) % b.capacity
+	b.size = min(b.size+1, b.capacity)
+	return nil
+}
+
+func finite(name string, v []float32) error {
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("replay: %s[%d] = %g is not finite", name, i, x)
+		}
+	}
+	return nil
+}
+
+// Sample fills out with out.Size transitions drawn uniformly with
+// replacement. The buffer must not be empty.
+func (b *Buffer) Sample(rng *rand.Rand, out *Batch) error {
+	if b.size == 0 {
+		return fmt.Errorf("replay: sample from an empty buffer")
+	}
+	if out.StateDim != b.stateDim || out.ActionDim != b.actionDim {
+		return fmt.Errorf("replay: batch dims %d/%d, buffer %d/%d", out.StateDim, out.ActionDim, b.stateDim, b.actionDim)
+	}
+	s, a := b.stateDim, b.actionDim
+	for r := 0; r < out.Size; r++ {
+		i := rng.IntN(b.size)
+		copy(out.State[r*s:(r+1)*s], b.state[i*s:(i+1)*s])
+		copy(out.NextState[r*s:(r+1)*s], b.next[i*s:(i+1)*s])
+		copy(out.Action[r*a:(r+1)*a], b.action[i*a:(i+1)*a])
+		out.Reward[r] = b.reward[i]
+		out.Done[r] = b.done[i]
+	}
+	return nil
+}

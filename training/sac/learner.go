@@ -1,0 +1,324 @@
+// Package sac is HIL-SERL's soft actor-critic learner on Gorgonia: a shared
+// state encoder, a tanh-Gaussian actor, an ensemble of critics with Polyak
+// target copies, and a learned temperature. One Update is one learner
+// iteration of LeRobot's learner (HILSERL.md §1.4); losses are §1.3.
+package sac
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/e2hil/e2hil/configs"
+	"github.com/e2hil/e2hil/models"
+	"github.com/e2hil/e2hil/training/optim"
+	"github.com/e2hil/e2hil/training/replay"
+	G "gorgonia.org/gorgonia"
+)
+
+// Sampler fills a batch (a replay buffer, or an online/offline mix).
+type Sampler interface {
+	Sample(rng *rand.Rand, out *replay.Batch) error
+}
+
+// Metrics of one learner iteration.
+type Metrics struct {
+	CriticLoss, ActorLoss, TemperatureLoss float64
+	CriticGradNorm, ActorGradNorm          float64
+	Temperature                            float64
+	// Entropy is −mean log π(a|s) over the batch at the actor update.
+	Entropy float64
+	// MeanQ is the mean of the online critics' Q at the last critic update.
+	MeanQ float64
+	// ActorUpdated is false on iterations without an actor update.
+	ActorUpdated bool
+}
+
+// Learner trains the SAC networks in Params.
+type Learner struct {
+	cfg   configs.SACConfig
+	Spec  models.SACSpec
+	Param *models.Params
+	// LogAlpha is log of the temperature α.
+	LogAlpha      float64
+	targetEntropy float64
+	batchSize     int
+	rng           *rand.Rand
+	batch         *replay.Batch
+
+	critic, target, actor, policy *machine
+	// inputs
+	cObs, cAct, cY      input
+	tObs, tEps          input
+	aObs, aEps          input
+	aAlpha              *G.Node
+	pObs, pEps          input
+	cLoss, cQ           *G.Node
+	tMinQ, tLogp        *G.Node
+	aLoss, aEntropy     *G.Node
+	pLogp               *G.Node
+	criticNames         []string
+	actorNames          []string
+	targetPairs         [][2][]float32 // (online, target) parameter data
+	criticOpt, actorOpt *optim.Adam
+	tempOpt             *optim.Adam
+	logAlphaBuf         []float32
+
+	// Steps counts learner iterations (Update calls).
+	Steps int
+}
+
+// New builds the learner's graphs for a fixed batch size. seed fixes the
+// initial weights and every random draw of the updates.
+func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64) (*Learner, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if spec.NumCritics != 2 {
+		return nil, errors.New("sac: exactly 2 critics are supported")
+	}
+	l := &Learner{
+		cfg: cfg, Spec: spec, Param: spec.NewParams(seed), batchSize: batchSize,
+		LogAlpha:      math.Log(cfg.TemperatureInit),
+		targetEntropy: cfg.TargetEntropyFor(spec.ActionDim),
+		rng:           rand.New(rand.NewPCG(seed, 0x1ea4)),
+		batch:         replay.NewBatch(batchSize, spec.StateDim, spec.ActionDim),
+	}
+	l.criticNames = l.Param.WithPrefix(models.PrefixEncoder, models.PrefixCritic)
+	l.actorNames = l.Param.WithPrefix(models.PrefixActor)
+	for k := 0; k < spec.NumCritics; k++ {
+		for _, name := range l.Param.WithPrefix(models.CriticPrefix(k, false) + ".") {
+			tname := models.CriticPrefix(k, true) + name[len(models.CriticPrefix(k, false)):]
+			l.targetPairs = append(l.targetPairs, [2][]float32{l.Param.Data(name), l.Param.Data(tname)})
+		}
+	}
+	if err := l.build(); err != nil {
+		return nil, err
+	}
+	l.criticOpt = optim.NewAdam(cfg.CriticLR, l.data(l.criticNames))
+	l.actorOpt = optim.NewAdam(cfg.ActorLR, l.data(l.actorNames))
+	l.logAlphaBuf = []float32{float32(l.LogAlpha)}
+	l.tempOpt = optim.NewAdam(cfg.TemperatureLR, [][]float32{l.logAlphaBuf})
+	return l, nil
+}
+
+func (l *Learner) data(names []string) [][]float32 {
+	out := make([][]float32, len(names))
+	for i, n := range names {
+		out[i] = l.Param.Data(n)
+	}
+	return out
+}
+
+func (l *Learner) build() error {
+	s, B := l.Spec, l.batchSize
+	var err error
+
+	// Critic loss (Eq. 1): Σ_k mean_b (Q_k(s, a) − y)².
+	b := models.NewGraph(l.Param)
+	l.cObs, l.cAct, l.cY = newInput(b, "obs", B, s.StateDim), newInput(b, "action", B, s.ActionDim), newInput(b, "y", B, 1)
+	latent := s.Encode(b, l.cObs.node)
+	var loss, qsum *G.Node
+	for k := 0; k < s.NumCritics; k++ {
+		q := s.Critic(b, k, false, latent, l.cAct.node)
+		mse := G.Must(G.Mean(G.Must(G.Square(G.Must(G.Sub(q, l.cY.node))))))
+		if loss == nil {
+			loss, qsum = mse, G.Must(G.Mean(q))
+		} else {
+			loss, qsum = G.Must(G.Add(loss, mse)), G.Must(G.Add(qsum, G.Must(G.Mean(q))))
+		}
+	}
+	l.cLoss, l.cQ = loss, qsum
+	if l.critic, err = compile(b, loss, l.criticNames); err != nil {
+		return err
+	}
+
+	// Target: a' ~ π(·|s'), min_k Q̄_k(s', a'), log π(a'|s').
+	b = models.NewGraph(l.Param)
+	l.tObs, l.tEps = newInput(b, "next_obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
+	latent = s.Encode(b, l.tObs.node)
+	mean, logStd := s.Actor(b, latent)
+	a, logp := squashedSample(mean, logStd, l.tEps.node)
+	var qs []*G.Node
+	for k := 0; k < s.NumCritics; k++ {
+		qs = append(qs, s.Critic(b, k, true, latent, a))
+	}
+	l.tMinQ, l.tLogp = minQ(qs, B), logp
+	if l.target, err = compile(b, nil, nil); err != nil {
+		return err
+	}
+
+	// Actor loss (Eq. 2): mean(α·log π(ã|s) − min_k Q_k(s, ã)); the encoder
+	// and critics are constants here (LeRobot detaches the shared encoder).
+	b = models.NewGraph(l.Param)
+	l.aObs, l.aEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
+	l.aAlpha = G.NewScalar(b.G, G.Float32, G.WithName("alpha"))
+	latent = s.Encode(b, l.aObs.node)
+	mean, logStd = s.Actor(b, latent)
+	a, logp = squashedSample(mean, logStd, l.aEps.node)
+	qs = qs[:0]
+	for k := 0; k < s.NumCritics; k++ {
+		qs = append(qs, s.Critic(b, k, false, latent, a))
+	}
+	l.aLoss = G.Must(G.Mean(G.Must(G.Sub(G.Must(G.Mul(l.aAlpha, logp)), minQ(qs, B)))))
+	// Read log π through a terminal node: an intermediate node's buffer may
+	// be overwritten in place by its consumers during the run.
+	l.aEntropy = G.Must(G.Neg(G.Must(G.Mean(logp))))
+	if l.actor, err = compile(b, l.aLoss, l.actorNames); err != nil {
+		return err
+	}
+
+	// Policy sample for the temperature loss (forward only).
+	b = models.NewGraph(l.Param)
+	l.pObs, l.pEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
+	mean, logStd = s.Actor(b, s.Encode(b, l.pObs.node))
+	_, l.pLogp = squashedSample(mean, logStd, l.pEps.node)
+	l.policy, err = compile(b, nil, nil)
+	return err
+}
+
+// Temperature is α = exp(log_alpha).
+func (l *Learner) Temperature() float64 { return math.Exp(l.LogAlpha) }
+
+func (l *Learner) normal(dst []float32) {
+	for i := range dst {
+		dst[i] = float32(l.rng.NormFloat64())
+	}
+}
+
+// Update runs one learner iteration on batches drawn from sampler:
+// utd_ratio critic updates (each followed by a Polyak update of the target
+// critics, the last one after the actor), then, every policy_update_freq
+// iterations, policy_update_freq actor and temperature updates.
+func (l *Learner) Update(sampler Sampler) (Metrics, error) {
+	var m Metrics
+	for i := 0; i < l.cfg.UTDRatio; i++ {
+		if err := sampler.Sample(l.rng, l.batch); err != nil {
+			return m, err
+		}
+		if err := l.criticStep(l.batch, &m); err != nil {
+			return m, err
+		}
+		if i < l.cfg.UTDRatio-1 {
+			l.polyak()
+		}
+	}
+	if l.Steps%l.cfg.PolicyUpdateFreq == 0 {
+		for i := 0; i < l.cfg.PolicyUpdateFreq; i++ {
+			if err := l.actorStep(l.batch.State, &m); err != nil {
+				return m, err
+			}
+			if err := l.temperatureStep(l.batch.State, &m); err != nil {
+				return m, err
+			}
+		}
+		m.ActorUpdated = true
+	}
+	l.polyak()
+	l.Steps++
+	m.Temperature = l.Temperature()
+	return m, nil
+}
+
+// targets computes y = r + γ(1−done)(min_k Q̄_k(s', a') − α log π(a'|s'))
+// (the entropy term only with use_backup_entropy) with a' = tanh(μ + σ·eps).
+func (l *Learner) targets(b *replay.Batch, eps []float32, y []float32) error {
+	copy(l.tObs.data, b.NextState)
+	copy(l.tEps.data, eps)
+	if err := l.target.run(); err != nil {
+		return fmt.Errorf("sac: target forward: %w", err)
+	}
+	q, logp := values(l.tMinQ), values(l.tLogp)
+	alpha, gamma := l.Temperature(), l.cfg.Discount
+	for i := range y {
+		next := float64(q[i])
+		if l.cfg.UseBackupEntropy {
+			next -= alpha * float64(logp[i])
+		}
+		y[i] = float32(float64(b.Reward[i]) + gamma*(1-float64(b.Done[i]))*next)
+	}
+	return nil
+}
+
+func (l *Learner) criticStep(b *replay.Batch, m *Metrics) error {
+	l.normal(l.tEps.data)
+	if err := l.targets(b, l.tEps.data, l.cY.data); err != nil {
+		return err
+	}
+	copy(l.cObs.data, b.State)
+	copy(l.cAct.data, b.Action)
+	if err := l.critic.run(); err != nil {
+		return fmt.Errorf("sac: critic: %w", err)
+	}
+	grads, err := l.critic.grads()
+	if err != nil {
+		return err
+	}
+	m.CriticLoss = scalar(l.cLoss)
+	m.MeanQ = scalar(l.cQ) / float64(l.Spec.NumCritics)
+	m.CriticGradNorm = optim.ClipGradNorm(grads, l.cfg.GradClipNorm)
+	l.criticOpt.Update(grads)
+	return nil
+}
+
+func (l *Learner) actorStep(state []float32, m *Metrics) error {
+	copy(l.aObs.data, state)
+	l.normal(l.aEps.data)
+	if err := letScalar(l.aAlpha, float32(l.Temperature())); err != nil {
+		return err
+	}
+	if err := l.actor.run(); err != nil {
+		return fmt.Errorf("sac: actor: %w", err)
+	}
+	grads, err := l.actor.grads()
+	if err != nil {
+		return err
+	}
+	m.ActorLoss = scalar(l.aLoss)
+	m.Entropy = scalar(l.aEntropy)
+	m.ActorGradNorm = optim.ClipGradNorm(grads, l.cfg.GradClipNorm)
+	l.actorOpt.Update(grads)
+	return nil
+}
+
+// temperatureStep: L_α = mean(−α(log π(a|s) + H̄)) with a fresh sample from
+// the updated actor; dL/dlog α = L_α since dα/dlog α = α.
+func (l *Learner) temperatureStep(state []float32, m *Metrics) error {
+	copy(l.pObs.data, state)
+	l.normal(l.pEps.data)
+	if err := l.policy.run(); err != nil {
+		return fmt.Errorf("sac: policy sample: %w", err)
+	}
+	loss := temperatureLoss(l.Temperature(), values(l.pLogp), l.targetEntropy)
+	g := [][]float32{{float32(loss)}}
+	optim.ClipGradNorm(g, l.cfg.GradClipNorm)
+	l.logAlphaBuf[0] = float32(l.LogAlpha)
+	l.tempOpt.Update(g)
+	l.LogAlpha = float64(l.logAlphaBuf[0])
+	m.TemperatureLoss = loss
+	return nil
+}
+
+// temperatureLoss is mean(−α(log π + H̄)).
+func temperatureLoss(alpha float64, logp []float32, targetEntropy float64) float64 {
+	var s float64
+	for _, v := range logp {
+		s += float64(v) + targetEntropy
+	}
+	return -alpha * s / float64(len(logp))
+}
+
+// polyak moves the target critics toward the online ones:
+// θ̄ ← τθ + (1−τ)θ̄ (critic_target_update_weight τ).
+func (l *Learner) polyak() {
+	tau := float32(l.cfg.CriticTargetUpdateWeight)
+	for _, p := range l.targetPairs {
+		on, tg := p[0], p[1]
+		for i := range tg {
+			tg[i] = tau*on[i] + (1-tau)*tg[i]
+		}
+	}
+}
+
+func letScalar(n *G.Node, v float32) error { return G.Let(n, v) }

@@ -1,0 +1,68 @@
+package sac
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/e2hil/e2hil/models"
+	G "gorgonia.org/gorgonia"
+)
+
+// Policy runs the actor forward in Gorgonia for a fixed number of rows: for
+// collecting experience during in-process training and as the reference the
+// ONNX export is checked against. It reads the parameters live.
+type Policy struct {
+	spec         models.SACSpec
+	rows         int
+	m            *machine
+	obs          input
+	mean, logStd *G.Node
+	out          []float32
+}
+
+// NewPolicy builds the forward graph for rows observations at a time.
+func NewPolicy(spec models.SACSpec, params *models.Params, rows int) (*Policy, error) {
+	b := models.NewGraph(params)
+	p := &Policy{spec: spec, rows: rows, obs: newInput(b, "observation.state", rows, spec.StateDim)}
+	p.mean, p.logStd = spec.Actor(b, spec.Encode(b, p.obs.node))
+	var err error
+	if p.m, err = compile(b, nil, nil); err != nil {
+		return nil, err
+	}
+	p.out = make([]float32, rows*spec.ActionDim)
+	return p, nil
+}
+
+func (p *Policy) forward(obs []float32) error {
+	if len(obs) != len(p.obs.data) {
+		return fmt.Errorf("sac: policy got %d observation values, want %d×%d", len(obs), p.rows, p.spec.StateDim)
+	}
+	copy(p.obs.data, obs)
+	return p.m.run()
+}
+
+// Deterministic returns tanh(μ(s)) for each row (what the exported ONNX
+// policy computes). The slice is reused by the next call.
+func (p *Policy) Deterministic(obs []float32) ([]float32, error) {
+	if err := p.forward(obs); err != nil {
+		return nil, err
+	}
+	for i, m := range values(p.mean) {
+		p.out[i] = float32(math.Tanh(float64(m)))
+	}
+	return p.out, nil
+}
+
+// Sample returns tanh(μ + σ·ε), ε ~ N(0, I) from rng, for each row.
+func (p *Policy) Sample(obs []float32, rng *rand.Rand) ([]float32, error) {
+	if err := p.forward(obs); err != nil {
+		return nil, err
+	}
+	ls := values(p.logStd)
+	for i, m := range values(p.mean) {
+		u := float64(m) + math.Exp(float64(ls[i]))*rng.NormFloat64()
+		p.out[i] = float32(math.Tanh(u))
+	}
+	return p.out, nil
+}
