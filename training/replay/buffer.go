@@ -24,10 +24,10 @@ type Transition struct {
 
 // Batch is a sampled minibatch, row-major.
 type Batch struct {
-	Size                 int
-	State, NextState     []float32 // [Size, StateDim]
-	Action               []float32 // [Size, ActionDim]
-	Reward, Done         []float32 // [Size]
+	Size                int
+	State, NextState    []float32 // [Size, StateDim]
+	Action              []float32 // [Size, ActionDim]
+	Reward, Done        []float32 // [Size]
 	StateDim, ActionDim int
 }
 
