@@ -1,0 +1,133 @@
+package models
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/e2hil/e2hil/internal/version"
+	"github.com/e2hil/e2hil/models/onnx"
+)
+
+// ONNX tensor names: LeRobot's feature names.
+const (
+	ONNXInputState   = "observation.state"
+	ONNXOutputAction = "action"
+)
+
+// PolicyModelVersion versions the exported policy's graph layout; an actor
+// checks it before running a file.
+const PolicyModelVersion = "sac-state-v1"
+
+// PolicyExportInfo is what the exporter stamps into metadata_props besides
+// the spec: the environment's timing and action layout.
+type PolicyExportInfo struct {
+	FPS int
+	// ActionLow/High bound the env action the policy's output feeds.
+	ActionLow, ActionHigh []float32
+}
+
+// ExportPolicy writes the deterministic actor as an ONNX model:
+// observation.state [batch, S] (raw, unnormalised) → action [batch, A] =
+// tanh(μ(s)), the same computation as the Gorgonia actor's mean, with the
+// MIN_MAX normalisation folded in so the actor feeds raw observations.
+func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	g := onnx.NewGraph("e2hil_sac_policy")
+	g.Input(ONNXInputState, -1, int64(s.StateDim))
+	e := &exporter{g: g, p: p}
+
+	scale, shift := s.NormalizationScaleShift()
+	x := e.op("Mul", ONNXInputState, e.const_("norm.scale", scale))
+	x = e.op("Add", x, e.const_("norm.shift", shift))
+	x = e.linear("encoder.state", x)
+	x = e.op("Tanh", e.layerNorm("encoder.state_norm", x))
+	for i := range s.ActorHidden {
+		pre := fmt.Sprintf("actor.net.%d", i)
+		x = e.linear(pre+".linear", x)
+		if i < len(s.ActorHidden)-1 || s.ActorActivateFinal {
+			x = e.silu(e.layerNorm(pre+".norm", x))
+		}
+	}
+	mean := e.linear("actor.mean", x)
+	if e.err != nil {
+		return nil, e.err
+	}
+	g.Node("Tanh", []string{mean}, []string{ONNXOutputAction})
+	g.Output(ONNXOutputAction, -1, int64(s.ActionDim))
+
+	meta := []onnx.KV{
+		{Key: "e2hil.version", Value: version.Version},
+		{Key: "e2hil.model", Value: PolicyModelVersion},
+		{Key: "e2hil.parameters", Value: strconv.Itoa(p.Count(p.WithPrefix(PrefixEncoder, PrefixActor)...))},
+		{Key: "fps", Value: strconv.Itoa(info.FPS)},
+		{Key: "normalization_mapping", Value: `{"STATE": "MIN_MAX"}`},
+		{Key: "observation.state.min", Value: jsonString(s.StateLow)},
+		{Key: "observation.state.max", Value: jsonString(s.StateHigh)},
+		{Key: "observation.state.names", Value: jsonString(s.StateNames)},
+		{Key: "action.names", Value: jsonString(s.ActionNames)},
+		{Key: "action.min", Value: jsonString(info.ActionLow)},
+		{Key: "action.max", Value: jsonString(info.ActionHigh)},
+	}
+	return onnx.Model{Graph: g, ProducerVersion: version.Version, DocString: "e2hil SAC policy: deterministic action tanh(mean)", Metadata: meta}.Marshal()
+}
+
+func jsonString(v any) string {
+	b, _ := json.Marshal(v) // slices of numbers and strings always marshal
+	return string(b)
+}
+
+// exporter emits ONNX nodes for the layers of layers.go, reading weights
+// from the same Params in the same order.
+type exporter struct {
+	g   *onnx.Graph
+	p   *Params
+	err error
+}
+
+func (e *exporter) op(op string, inputs ...string) string {
+	out := e.g.UniqueName(op)
+	e.g.Node(op, inputs, []string{out})
+	return out
+}
+
+func (e *exporter) const_(name string, v []float32) string {
+	e.g.Initializer(name, []int64{int64(len(v))}, v)
+	return name
+}
+
+// param adds a parameter as an initializer, flattening [1, D] rows to [D].
+func (e *exporter) param(name string) string {
+	t := e.p.Get(name)
+	if t == nil {
+		if e.err == nil {
+			e.err = fmt.Errorf("models: export: parameter %q missing", name)
+		}
+		return name
+	}
+	shape := t.Shape()
+	dims := make([]int64, 0, len(shape))
+	for _, d := range shape {
+		dims = append(dims, int64(d))
+	}
+	if len(dims) == 2 && dims[0] == 1 {
+		dims = dims[1:]
+	}
+	e.g.Initializer(name, dims, e.p.Data(name))
+	return name
+}
+
+func (e *exporter) linear(name, x string) string {
+	return e.op("Add", e.op("MatMul", x, e.param(name+".weight")), e.param(name+".bias"))
+}
+
+func (e *exporter) layerNorm(name, x string) string {
+	out := e.g.UniqueName("LayerNormalization")
+	e.g.Node("LayerNormalization", []string{x, e.param(name + ".weight"), e.param(name + ".bias")}, []string{out},
+		onnx.AttrInt("axis", -1), onnx.AttrFloat("epsilon", LayerNormEps))
+	return out
+}
+
+func (e *exporter) silu(x string) string { return e.op("Mul", x, e.op("Sigmoid", x)) }
