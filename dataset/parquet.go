@@ -1,0 +1,150 @@
+package dataset
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/memory"
+	"github.com/apache/arrow/go/v17/parquet"
+	"github.com/apache/arrow/go/v17/parquet/compress"
+	"github.com/apache/arrow/go/v17/parquet/file"
+	"github.com/apache/arrow/go/v17/parquet/pqarrow"
+)
+
+// newParquetWriter opens a Parquet writer on w as LeRobot's pq.ParquetWriter
+// is configured (spec §1.2, §8): snappy, dictionary encoding, and the Arrow
+// schema stored under ARROW:schema, so schema metadata (huggingface, pandas)
+// lands both in the key-value metadata and inside ARROW:schema.
+func newParquetWriter(w io.Writer, schema *arrow.Schema, mem memory.Allocator) (*pqarrow.FileWriter, error) {
+	props := parquet.NewWriterProperties(
+		parquet.WithCompression(compress.Codecs.Snappy),
+		parquet.WithDictionaryDefault(true),
+		// pyarrow marks the root group REQUIRED; arrow-go's default REPEATED
+		// makes readers that count it (hyparquet) misread every column.
+		parquet.WithRootRepetition(parquet.Repetitions.Required),
+		parquet.WithAllocator(mem),
+	)
+	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema(), pqarrow.WithAllocator(mem))
+	return pqarrow.NewFileWriter(schema, w, props, arrowProps)
+}
+
+// writeRecords writes a Parquet file to w holding each record as its own row group.
+func writeRecords(w io.Writer, schema *arrow.Schema, mem memory.Allocator, recs ...arrow.Record) error {
+	fw, err := newParquetWriter(w, schema, mem)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if err := fw.Write(rec); err != nil {
+			fw.Close()
+			return err
+		}
+	}
+	return fw.Close()
+}
+
+// parquetFile is a Parquet file opened for reading through pqarrow.
+type parquetFile struct {
+	path string
+	rdr  *file.Reader
+	fr   *pqarrow.FileReader
+}
+
+func openParquet(path string, mem memory.Allocator) (*parquetFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // names the path
+	}
+	rdr, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, mem)
+	if err != nil {
+		rdr.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return &parquetFile{path: path, rdr: rdr, fr: fr}, nil
+}
+
+func (p *parquetFile) Close() error { return p.rdr.Close() }
+
+func (p *parquetFile) numRows() int64 { return p.rdr.NumRows() }
+
+func (p *parquetFile) numRowGroups() int { return p.rdr.NumRowGroups() }
+
+// schema is the Arrow schema of the file, from ARROW:schema when present
+// (which restores fixed_size_list), else derived from the Parquet schema.
+func (p *parquetFile) schema() (*arrow.Schema, error) {
+	s, err := p.fr.Schema()
+	if err != nil {
+		return nil, fmt.Errorf("%s: schema: %w", p.path, err)
+	}
+	return s, nil
+}
+
+// keyValue returns a key of the Parquet key-value metadata.
+func (p *parquetFile) keyValue(key string) (string, bool) {
+	v := p.rdr.MetaData().KeyValueMetadata().FindValue(key)
+	if v == nil {
+		return "", false
+	}
+	return *v, true
+}
+
+// hasField reports whether the file has a top-level column called name.
+func (p *parquetFile) hasField(name string) bool {
+	return len(p.leaves(name)) > 0
+}
+
+func (p *parquetFile) leaves(name string) []int {
+	sc := p.rdr.MetaData().Schema
+	var leaves []int
+	for i := 0; i < sc.NumColumns(); i++ {
+		if sc.ColumnRoot(i).Name() == name {
+			leaves = append(leaves, i)
+		}
+	}
+	return leaves
+}
+
+// readField reads the whole top-level column name, over the given row groups
+// (all when nil). The caller releases the result.
+func (p *parquetFile) readField(name string, rowGroups []int) (*arrow.Chunked, error) {
+	leaves := p.leaves(name)
+	if len(leaves) == 0 {
+		return nil, fmt.Errorf("%s: no column %q", p.path, name)
+	}
+	tbl, err := p.readRowGroups(leaves, rowGroups)
+	if err != nil {
+		return nil, err
+	}
+	defer tbl.Release()
+	col := tbl.Column(0).Data()
+	col.Retain()
+	return col, nil
+}
+
+// readRowGroups reads the given leaf columns (all when nil) of the given row
+// groups (all when nil). The caller releases the table.
+func (p *parquetFile) readRowGroups(leaves, rowGroups []int) (arrow.Table, error) {
+	if leaves == nil {
+		for i := 0; i < p.rdr.MetaData().Schema.NumColumns(); i++ {
+			leaves = append(leaves, i)
+		}
+	}
+	if rowGroups == nil {
+		for i := 0; i < p.rdr.NumRowGroups(); i++ {
+			rowGroups = append(rowGroups, i)
+		}
+	}
+	tbl, err := p.fr.ReadRowGroups(context.Background(), leaves, rowGroups)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p.path, err)
+	}
+	return tbl, nil
+}
