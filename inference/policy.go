@@ -1,0 +1,108 @@
+package inference
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"math/rand/v2"
+	"os"
+
+	"github.com/e2hil/e2hil/models/onnx"
+)
+
+// Policy is an exported e2hil policy running in onnxruntime: raw
+// observation.state in, continuous action out, no allocation per step.
+type Policy struct {
+	sess     *Session
+	in, out  []float32
+	Metadata map[string]string
+}
+
+// Names of the tensors and metadata an exported policy has (models/export.go).
+const (
+	policyInput  = "observation.state"
+	policyOutput = "action"
+)
+
+// LoadPolicy reads an ONNX policy file.
+func LoadPolicy(path string, opts SessionOptions) (*Policy, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	p, err := NewPolicy(b, opts)
+	if err != nil {
+		return nil, fmt.Errorf("load policy %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// NewPolicy loads a policy from ONNX bytes and checks its signature.
+func NewPolicy(model []byte, opts SessionOptions) (*Policy, error) {
+	meta, err := onnx.ReadMetadata(model)
+	if err != nil {
+		return nil, err
+	}
+	if meta["e2hil.model"] == "" {
+		return nil, fmt.Errorf("not an e2hil policy (no e2hil.model metadata; export one with e2hil export-onnx)")
+	}
+	sess, err := NewSession(model, opts)
+	if err != nil {
+		return nil, err
+	}
+	p := &Policy{sess: sess, in: sess.Input(policyInput), out: sess.Output(policyOutput), Metadata: meta}
+	if p.in == nil || p.out == nil {
+		sess.Close()
+		return nil, fmt.Errorf("policy model must have input %q and output %q, has %v → %v", policyInput, policyOutput, sess.Inputs(), sess.Outputs())
+	}
+	return p, nil
+}
+
+// StateDim and ActionDim are the policy's input and output sizes.
+func (p *Policy) StateDim() int  { return len(p.in) }
+func (p *Policy) ActionDim() int { return len(p.out) }
+
+// StateNames returns the observation.state names the policy was trained on.
+func (p *Policy) StateNames() ([]string, error) {
+	var names []string
+	if err := json.Unmarshal([]byte(p.Metadata["observation.state.names"]), &names); err != nil {
+		return nil, fmt.Errorf("policy metadata observation.state.names: %w", err)
+	}
+	return names, nil
+}
+
+// Act returns the action for one observation. The returned slice is the
+// session's output buffer: valid until the next call.
+func (p *Policy) Act(state []float32) ([]float32, error) {
+	if len(state) != len(p.in) {
+		return nil, fmt.Errorf("policy: observation.state has %d values, the policy wants %d", len(state), len(p.in))
+	}
+	copy(p.in, state)
+	if err := p.sess.Run(); err != nil {
+		return nil, err
+	}
+	return p.out, nil
+}
+
+// Close releases the session.
+func (p *Policy) Close() error { return p.sess.Close() }
+
+// RandomPolicy draws uniform actions in [-1, 1]: the baseline a trained
+// policy is compared against.
+type RandomPolicy struct {
+	rng *rand.Rand
+	out []float32
+}
+
+// NewRandomPolicy returns a random policy with dim outputs.
+func NewRandomPolicy(dim int, seed uint64) *RandomPolicy {
+	return &RandomPolicy{rng: rand.New(rand.NewPCG(seed, 0x4a4d)), out: make([]float32, dim)}
+}
+
+// Act ignores the state.
+func (r *RandomPolicy) Act([]float32) ([]float32, error) {
+	for i := range r.out {
+		r.out[i] = float32(2*r.rng.Float64() - 1)
+	}
+	return r.out, nil
+}

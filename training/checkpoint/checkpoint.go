@@ -1,0 +1,144 @@
+// Package checkpoint saves and loads a SAC learner's state as a directory:
+//
+//	model.safetensors     every network parameter and log_alpha
+//	spec.json             the network shape (models.SACSpec)
+//	train_config.json     the training config that produced it
+//	training_state.json   step counters
+//
+// A checkpoint is written into a temporary sibling directory, fsynced, and
+// renamed into place, so a crash leaves either the old or the new one.
+package checkpoint
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/e2hil/e2hil/configs"
+	"github.com/e2hil/e2hil/internal/atomicfile"
+	"github.com/e2hil/e2hil/models"
+	"github.com/e2hil/e2hil/models/safetensors"
+)
+
+// File names inside a checkpoint directory.
+const (
+	ModelFile  = "model.safetensors"
+	SpecFile   = "spec.json"
+	ConfigFile = "train_config.json"
+	StateFile  = "training_state.json"
+)
+
+// State holds the counters a run resumes from.
+type State struct {
+	// Updates is the number of learner iterations.
+	Updates int `json:"optimization_step"`
+	// EnvSteps is the number of environment (interaction) steps.
+	EnvSteps int `json:"interaction_step"`
+	Episodes int `json:"episodes"`
+}
+
+// Checkpoint is a saved learner.
+type Checkpoint struct {
+	Spec     models.SACSpec
+	Params   *models.Params
+	LogAlpha float64
+	Config   configs.TrainConfig
+	State    State
+}
+
+// Save writes c to dir, replacing any checkpoint there.
+func Save(dir string, c *Checkpoint) error {
+	parent := filepath.Dir(filepath.Clean(dir))
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	var tensors []safetensors.Tensor
+	for _, name := range c.Params.Names() {
+		tensors = append(tensors, safetensors.Tensor{Name: name, Shape: c.Params.Get(name).Shape().Clone(), Data: c.Params.Data(name)})
+	}
+	tensors = append(tensors, safetensors.Tensor{Name: "log_alpha", Shape: []int{1}, Data: []float32{float32(c.LogAlpha)}})
+	if err := safetensors.WriteFile(filepath.Join(tmp, ModelFile), tensors, map[string]string{"format": "e2hil"}); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	for name, v := range map[string]any{SpecFile: c.Spec, ConfigFile: c.Config, StateFile: c.State} {
+		b, err := json.MarshalIndent(v, "", "    ")
+		if err != nil {
+			return fmt.Errorf("checkpoint: %s: %w", name, err)
+		}
+		if err := atomicfile.WriteFile(filepath.Join(tmp, name), append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	// Swap: move the old checkpoint aside, the new one in, then drop the old.
+	old := ""
+	if _, err := os.Stat(dir); err == nil {
+		old = tmp + ".old"
+		if err := os.Rename(dir, old); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		if old != "" {
+			os.Rename(old, dir)
+		}
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := atomicfile.SyncDir(parent); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if old != "" {
+		os.RemoveAll(old)
+	}
+	return nil
+}
+
+// ErrNotCheckpoint is returned when a directory holds no checkpoint.
+var ErrNotCheckpoint = errors.New("not an e2hil checkpoint")
+
+// Load reads a checkpoint directory.
+func Load(dir string) (*Checkpoint, error) {
+	if _, err := os.Stat(filepath.Join(dir, ModelFile)); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w (no %s; checkpoints are written by `e2hil train` under output_dir/checkpoints/)", dir, ErrNotCheckpoint, ModelFile)
+	}
+	c := &Checkpoint{}
+	for name, v := range map[string]any{SpecFile: &c.Spec, ConfigFile: &c.Config, StateFile: &c.State} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+		if err := json.Unmarshal(b, v); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %s: %w", dir, name, err)
+		}
+	}
+	if err := c.Spec.Validate(); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %s: %w", dir, SpecFile, err)
+	}
+	f, err := safetensors.ReadFile(filepath.Join(dir, ModelFile))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	la, ok := f.Tensors["log_alpha"]
+	if !ok || len(la.Data) != 1 {
+		return nil, fmt.Errorf("checkpoint %s: %s lacks log_alpha", dir, ModelFile)
+	}
+	c.LogAlpha = float64(la.Data[0])
+	values := map[string][]float32{}
+	for name, t := range f.Tensors {
+		if name != "log_alpha" {
+			values[name] = t.Data
+		}
+	}
+	c.Params = c.Spec.NewParams(0)
+	if err := c.Params.Load(values); err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+	}
+	return c, nil
+}
