@@ -28,6 +28,18 @@ type Spec struct {
 	// delta_x, delta_y, delta_z in [-1, 1] and gripper in [0, 2]).
 	ActionNames           []string
 	ActionLow, ActionHigh []float32
+	// HasGripper: the last action is HIL-SERL's discrete gripper command
+	// (0 close, 1 stay, 2 open), learned by a discrete critic; the others
+	// are continuous in [ActionLow, ActionHigh].
+	HasGripper bool
+}
+
+// ContinuousDim is the number of continuous action values.
+func (s Spec) ContinuousDim() int {
+	if s.HasGripper {
+		return len(s.ActionNames) - 1
+	}
+	return len(s.ActionNames)
 }
 
 // Observation is what the policy sees.

@@ -70,6 +70,7 @@ func (m *Manipulator) buildSpec(motors []string, robotType string) Spec {
 		ActionNames: append([]string(nil), actionNames...),
 		ActionLow:   []float32{-1, -1, -1, 0},
 		ActionHigh:  []float32{1, 1, 1, 2},
+		HasGripper:  true,
 	}
 	lo, hi := m.chain.Limits()
 	for i, name := range motors {
