@@ -21,16 +21,18 @@ func requireTools(t *testing.T, format string, args ...any) {
 	t.Skip(msg)
 }
 
-// fixture returns the path of a real LeRobot dataset of shared/fixtures.
+// fixture returns the path of a real LeRobot dataset: the repository's
+// copy in testdata/lerobot-datasets (from shared/fixtures, unchanged), or
+// $E2HIL_FIXTURES.
 func fixture(t *testing.T, name string) string {
 	t.Helper()
 	dir := os.Getenv("E2HIL_FIXTURES")
 	if dir == "" {
-		dir = filepath.Join("..", "..", "shared", "fixtures", "lerobot-datasets")
+		dir = filepath.Join("..", "testdata", "lerobot-datasets")
 	}
 	path := filepath.Join(dir, name)
 	if _, err := os.Stat(filepath.Join(path, InfoPath)); err != nil {
-		requireTools(t, "fixture %s not found (set E2HIL_FIXTURES to shared/fixtures/lerobot-datasets): %v", name, err)
+		t.Fatalf("fixture %s not found (the repository keeps them in testdata/lerobot-datasets; E2HIL_FIXTURES overrides): %v", name, err)
 	}
 	return path
 }
