@@ -9,6 +9,8 @@ type SACConfig struct {
 	OnlineSteps              int `json:"online_steps"`
 	OnlineBufferCapacity     int `json:"online_buffer_capacity"`
 	OnlineStepBeforeLearning int `json:"online_step_before_learning"`
+	// OfflineBufferCapacity bounds the demonstration/intervention buffer.
+	OfflineBufferCapacity int `json:"offline_buffer_capacity"`
 
 	// Learner.
 	Discount                 float64  `json:"discount"`
@@ -24,6 +26,21 @@ type SACConfig struct {
 	TargetEntropy            *float64 `json:"target_entropy"` // null → −|A|/2
 	UseBackupEntropy         bool     `json:"use_backup_entropy"`
 	GradClipNorm             float64  `json:"grad_clip_norm"`
+	// NumDiscreteActions enables the discrete gripper critic (3: close,
+	// stay, open); null disables it.
+	NumDiscreteActions *int `json:"num_discrete_actions"`
+
+	// E2HiL (shared/design/E2HIL.md): SampleSelection "none" is HIL-SERL's
+	// actor update; "e2hil" keeps, per batch, the states whose predicted
+	// entropy influence |c| lies between the QuantileLow and QuantileHigh
+	// quantiles, estimated from KSamples policy actions per state.
+	// NormalizeBy "kept" divides the masked actor loss by the kept count
+	// (the released code), "batch" by the batch size (the paper's Eq. 3).
+	SampleSelection string  `json:"sample_selection"`
+	KSamples        int     `json:"k_samples"`
+	QuantileLow     float64 `json:"quantile_low"`
+	QuantileHigh    float64 `json:"quantile_high"`
+	NormalizeBy     string  `json:"normalize_by"`
 
 	CriticNetworkKwargs CriticNetworkConfig `json:"critic_network_kwargs"`
 	ActorNetworkKwargs  ActorNetworkConfig  `json:"actor_network_kwargs"`
@@ -57,6 +74,7 @@ func DefaultSACConfig() SACConfig {
 		OnlineSteps:              1_000_000,
 		OnlineBufferCapacity:     100_000,
 		OnlineStepBeforeLearning: 100,
+		OfflineBufferCapacity:    100_000,
 		Discount:                 0.99,
 		TemperatureInit:          1.0,
 		NumCritics:               2,
@@ -72,14 +90,38 @@ func DefaultSACConfig() SACConfig {
 		CriticNetworkKwargs:      CriticNetworkConfig{HiddenDims: []int{256, 256}, ActivateFinal: true},
 		ActorNetworkKwargs:       ActorNetworkConfig{HiddenDims: []int{256, 256}, ActivateFinal: true},
 		PolicyKwargs:             PolicyKwargs{UseTanhSquash: true, StdMin: 1e-5, StdMax: 10, InitFinal: 0.05},
+		SampleSelection:          SelectionNone,
+		KSamples:                 8,
+		QuantileLow:              0.05,
+		QuantileHigh:             0.90,
+		NormalizeBy:              NormalizeByKept,
 	}
 }
 
+// Sample selection modes and loss normalisations.
+const (
+	SelectionNone    = "none"
+	SelectionE2HiL   = "e2hil"
+	NormalizeByKept  = "kept"
+	NormalizeByBatch = "batch"
+)
+
+// Discrete is the number of discrete gripper actions (0: no discrete critic).
+func (c *SACConfig) Discrete() int {
+	if c.NumDiscreteActions == nil {
+		return 0
+	}
+	return *c.NumDiscreteActions
+}
+
 // TargetEntropyFor returns the configured target entropy, or LeRobot's
-// default −(continuous action dims)/2.
+// default −(continuous action dims + 1 if a discrete critic)/2.
 func (c *SACConfig) TargetEntropyFor(actionDim int) float64 {
 	if c.TargetEntropy != nil {
 		return *c.TargetEntropy
+	}
+	if c.Discrete() > 0 {
+		actionDim++
 	}
 	return -float64(actionDim) / 2
 }
@@ -112,6 +154,18 @@ func (c *SACConfig) validate() Problems {
 	p.check(k.StdMax > 0, "policy_kwargs.std_max", "must be > 0, got %g", k.StdMax)
 	p.check(k.StdMin < k.StdMax, "policy_kwargs.std_min", "must be < std_max (%g), got %g", k.StdMax, k.StdMin)
 	p.check(k.InitFinal > 0, "policy_kwargs.init_final", "must be > 0, got %g", k.InitFinal)
+	p.check(c.OfflineBufferCapacity >= 1, "offline_buffer_capacity", "must be ≥ 1, got %d", c.OfflineBufferCapacity)
+	p.check(c.NumDiscreteActions == nil || *c.NumDiscreteActions >= 2, "num_discrete_actions",
+		"must be null (no gripper critic) or ≥ 2 (3 for close/stay/open), got %d", c.Discrete())
+	p.check(c.SampleSelection == SelectionNone || c.SampleSelection == SelectionE2HiL, "sample_selection",
+		`must be "none" or "e2hil", got %q`, c.SampleSelection)
+	if c.SampleSelection == SelectionE2HiL {
+		p.check(c.KSamples >= 2, "k_samples", "must be ≥ 2, got %d", c.KSamples)
+		p.check(c.QuantileLow >= 0 && c.QuantileLow <= c.QuantileHigh, "quantile_low", "must be in [0, quantile_high=%g], got %g", c.QuantileHigh, c.QuantileLow)
+		p.check(c.QuantileHigh <= 1, "quantile_high", "must be ≤ 1, got %g", c.QuantileHigh)
+		p.check(c.NormalizeBy == NormalizeByKept || c.NormalizeBy == NormalizeByBatch, "normalize_by",
+			`must be "kept" or "batch", got %q`, c.NormalizeBy)
+	}
 	return p
 }
 

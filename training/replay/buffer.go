@@ -20,14 +20,19 @@ type Transition struct {
 	// Done is true only when the episode terminated (success, failure); a
 	// time-limit truncation is not done, so the critic still bootstraps.
 	Done bool
+	// Human is true for a demonstration or a human intervention (E2HiL's
+	// tag 1); false for the policy's own exploration (tag 0).
+	Human bool
 }
 
 // Batch is a sampled minibatch, row-major.
 type Batch struct {
-	Size                int
-	State, NextState    []float32 // [Size, StateDim]
-	Action              []float32 // [Size, ActionDim]
-	Reward, Done        []float32 // [Size]
+	Size             int
+	State, NextState []float32 // [Size, StateDim]
+	Action           []float32 // [Size, ActionDim]
+	Reward, Done     []float32 // [Size]
+	// Tag is 1 for human (demonstration or intervention) samples, else 0.
+	Tag                 []uint8 // [Size]
 	StateDim, ActionDim int
 }
 
@@ -37,6 +42,7 @@ func NewBatch(size, stateDim, actionDim int) *Batch {
 		Size: size, StateDim: stateDim, ActionDim: actionDim,
 		State: make([]float32, size*stateDim), NextState: make([]float32, size*stateDim),
 		Action: make([]float32, size*actionDim), Reward: make([]float32, size), Done: make([]float32, size),
+		Tag: make([]uint8, size),
 	}
 }
 
@@ -45,6 +51,7 @@ type Buffer struct {
 	capacity, stateDim, actionDim int
 	state, next, action           []float32
 	reward, done                  []float32
+	tag                           []uint8
 	size, pos                     int
 }
 
@@ -58,6 +65,7 @@ func New(capacity, stateDim, actionDim int) (*Buffer, error) {
 		state: make([]float32, capacity*stateDim), next: make([]float32, capacity*stateDim),
 		action: make([]float32, capacity*actionDim),
 		reward: make([]float32, capacity), done: make([]float32, capacity),
+		tag: make([]uint8, capacity),
 	}, nil
 }
 
@@ -92,6 +100,10 @@ func (b *Buffer) Add(t Transition) error {
 	if t.Done {
 		b.done[i] = 1
 	}
+	b.tag[i] = 0
+	if t.Human {
+		b.tag[i] = 1
+	}
 	b.pos = (b.pos + 1) % b.capacity
 	b.size = min(b.size+1, b.capacity)
 	return nil
@@ -109,6 +121,11 @@ func finite(name string, v []float32) error {
 // Sample fills out with out.Size transitions drawn uniformly with
 // replacement. The buffer must not be empty.
 func (b *Buffer) Sample(rng *rand.Rand, out *Batch) error {
+	return b.sampleRows(rng, out, 0, out.Size)
+}
+
+// sampleRows fills rows [from, to) of out.
+func (b *Buffer) sampleRows(rng *rand.Rand, out *Batch, from, to int) error {
 	if b.size == 0 {
 		return fmt.Errorf("replay: sample from an empty buffer")
 	}
@@ -116,13 +133,33 @@ func (b *Buffer) Sample(rng *rand.Rand, out *Batch) error {
 		return fmt.Errorf("replay: batch dims %d/%d, buffer %d/%d", out.StateDim, out.ActionDim, b.stateDim, b.actionDim)
 	}
 	s, a := b.stateDim, b.actionDim
-	for r := 0; r < out.Size; r++ {
+	for r := from; r < to; r++ {
 		i := rng.IntN(b.size)
 		copy(out.State[r*s:(r+1)*s], b.state[i*s:(i+1)*s])
 		copy(out.NextState[r*s:(r+1)*s], b.next[i*s:(i+1)*s])
 		copy(out.Action[r*a:(r+1)*a], b.action[i*a:(i+1)*a])
 		out.Reward[r] = b.reward[i]
 		out.Done[r] = b.done[i]
+		out.Tag[r] = b.tag[i]
 	}
 	return nil
+}
+
+// Mix is RLPD's sampler: half of every batch from the online buffer, half
+// from the offline one (demonstrations and interventions), or all online
+// while the offline buffer is empty or absent.
+type Mix struct {
+	Online, Offline *Buffer
+}
+
+// Sample fills out: rows [0, Size/2) online, the rest offline.
+func (m Mix) Sample(rng *rand.Rand, out *Batch) error {
+	if m.Offline == nil || m.Offline.Len() == 0 {
+		return m.Online.Sample(rng, out)
+	}
+	half := out.Size / 2
+	if err := m.Online.sampleRows(rng, out, 0, half); err != nil {
+		return err
+	}
+	return m.Offline.sampleRows(rng, out, half, out.Size)
 }

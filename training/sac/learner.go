@@ -14,7 +14,9 @@ import (
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/training/optim"
 	"github.com/e2hil/e2hil/training/replay"
+	"github.com/e2hil/e2hil/training/selection"
 	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
 )
 
 // Sampler fills a batch (a replay buffer, or an online/offline mix).
@@ -33,6 +35,17 @@ type Metrics struct {
 	MeanQ float64
 	// ActorUpdated is false on iterations without an actor update.
 	ActorUpdated bool
+	// EntropyDelta is Entropy minus the previous actor update's.
+	EntropyDelta float64
+
+	// E2HiL selection at the actor update (zero with selection "none").
+	Selection bool
+	// KeepRatio is the fraction of the batch kept; CLower, CUpper are ℓ, u.
+	KeepRatio, CLower, CUpper float64
+	// CovMean is the batch mean of cov_i (= −c_i).
+	CovMean float64
+	// ByTag: [0] policy samples, [1] human samples.
+	ByTag [2]selection.TagStats
 }
 
 // Learner trains the SAC networks in Params.
@@ -49,10 +62,19 @@ type Learner struct {
 
 	critic, target, actor, policy *machine
 	// inputs
-	cObs, cAct, cY      input
-	tObs, tEps          input
-	aObs, aEps          input
-	aAlpha              *G.Node
+	cObs, cAct, cY input
+	tObs, tEps     input
+	aObs, aEps, aW input
+	aAlpha         *G.Node
+	// E2HiL: K policy samples per state, forward only.
+	sel                 *selection.Config
+	infl                *machine
+	iObs, iEps          input
+	iLogp, iMinQ        *G.Node
+	cVals               []float64
+	mask                []float32
+	prevEntropy         float64
+	hasPrevEntropy      bool
 	pObs, pEps          input
 	cLoss, cQ           *G.Node
 	tMinQ, tLogp        *G.Node
@@ -75,6 +97,16 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
+	var sel *selection.Config
+	if cfg.SampleSelection == configs.SelectionE2HiL {
+		sel = &selection.Config{K: cfg.KSamples, QuantileLow: cfg.QuantileLow, QuantileHigh: cfg.QuantileHigh,
+			NormalizeByKept: cfg.NormalizeBy != configs.NormalizeByBatch}
+		if err := sel.Validate(); err != nil {
+			return nil, err
+		}
+	} else if cfg.SampleSelection != "" && cfg.SampleSelection != configs.SelectionNone {
+		return nil, fmt.Errorf("sac: unknown sample_selection %q", cfg.SampleSelection)
+	}
 	if spec.NumCritics != 2 {
 		return nil, errors.New("sac: exactly 2 critics are supported")
 	}
@@ -84,6 +116,9 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 		targetEntropy: cfg.TargetEntropyFor(spec.ActionDim),
 		rng:           rand.New(rand.NewPCG(seed, 0x1ea4)),
 		batch:         replay.NewBatch(batchSize, spec.StateDim, spec.ActionDim),
+		sel:           sel,
+		mask:          make([]float32, batchSize),
+		cVals:         make([]float64, batchSize),
 	}
 	l.criticNames = l.Param.WithPrefix(models.PrefixEncoder, models.PrefixCritic)
 	l.actorNames = l.Param.WithPrefix(models.PrefixActor)
@@ -153,6 +188,7 @@ func (l *Learner) build() error {
 	// and critics are constants here (LeRobot detaches the shared encoder).
 	b = models.NewGraph(l.Param)
 	l.aObs, l.aEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
+	l.aW = newInput(b, "weight", B, 1)
 	l.aAlpha = G.NewScalar(b.G, G.Float32, G.WithName("alpha"))
 	latent = s.Encode(b, l.aObs.node)
 	mean, logStd = s.Actor(b, latent)
@@ -161,12 +197,34 @@ func (l *Learner) build() error {
 	for k := 0; k < s.NumCritics; k++ {
 		qs = append(qs, s.Critic(b, k, false, latent, a))
 	}
-	l.aLoss = G.Must(G.Mean(G.Must(G.Sub(G.Must(G.Mul(l.aAlpha, logp)), minQ(qs, B)))))
+	// Σ_i w_i·(α log π(ã_i|s_i) − min_k Q_k(s_i, ã_i)): w_i = 1/B is
+	// HIL-SERL's mean; E2HiL's w_i = I_i/ΣI masks states out.
+	w := G.Must(G.Reshape(l.aW.node, tensor.Shape{B}))
+	l.aLoss = G.Must(G.Sum(G.Must(G.HadamardProd(w, G.Must(G.Sub(G.Must(G.Mul(l.aAlpha, logp)), minQ(qs, B)))))))
 	// Read log π through a terminal node: an intermediate node's buffer may
 	// be overwritten in place by its consumers during the run.
 	l.aEntropy = G.Must(G.Neg(G.Must(G.Mean(logp))))
 	if l.actor, err = compile(b, l.aLoss, l.actorNames); err != nil {
 		return err
+	}
+
+	// E2HiL influence: K actions per state from the current policy, their
+	// log π and min of the online critics (E2HIL.md §1.4 steps 1–3).
+	if l.sel != nil {
+		BK := B * l.sel.K
+		b = models.NewGraph(l.Param)
+		l.iObs, l.iEps = newInput(b, "obs", BK, s.StateDim), newInput(b, "eps", BK, s.ActionDim)
+		latent = s.Encode(b, l.iObs.node)
+		mean, logStd = s.Actor(b, latent)
+		a, l.iLogp = squashedSample(mean, logStd, l.iEps.node)
+		qs = qs[:0]
+		for k := 0; k < s.NumCritics; k++ {
+			qs = append(qs, s.Critic(b, k, false, latent, a))
+		}
+		l.iMinQ = minQ(qs, BK)
+		if l.infl, err = compile(b, nil, nil); err != nil {
+			return err
+		}
 	}
 
 	// Policy sample for the temperature loss (forward only).
@@ -206,7 +264,7 @@ func (l *Learner) Update(sampler Sampler) (Metrics, error) {
 	}
 	if l.Steps%l.cfg.PolicyUpdateFreq == 0 {
 		for i := 0; i < l.cfg.PolicyUpdateFreq; i++ {
-			if err := l.actorStep(l.batch.State, &m); err != nil {
+			if err := l.actorStep(l.batch, &m); err != nil {
 				return m, err
 			}
 			if err := l.temperatureStep(l.batch.State, &m); err != nil {
@@ -262,7 +320,64 @@ func (l *Learner) criticStep(b *replay.Batch, m *Metrics) error {
 	return nil
 }
 
-func (l *Learner) actorStep(state []float32, m *Metrics) error {
+// selectSamples fills the actor loss weights: 1/B each, or E2HiL's mask
+// normalised by the kept count (or B).
+func (l *Learner) selectSamples(b *replay.Batch, m *Metrics) error {
+	w := l.aW.data
+	if l.sel == nil {
+		for i := range w {
+			w[i] = 1 / float32(len(w))
+		}
+		return nil
+	}
+	K, S := l.sel.K, l.Spec.StateDim
+	for i := 0; i < b.Size; i++ {
+		row := b.State[i*S : (i+1)*S]
+		for k := 0; k < K; k++ {
+			copy(l.iObs.data[(i*K+k)*S:], row)
+		}
+	}
+	l.normal(l.iEps.data)
+	if err := l.infl.run(); err != nil {
+		return fmt.Errorf("sac: influence forward: %w", err)
+	}
+	if err := selection.Influence(values(l.iLogp), values(l.iMinQ), l.Temperature(), K, l.cVals); err != nil {
+		return err
+	}
+	r := selection.Select(l.cVals, l.sel.QuantileLow, l.sel.QuantileHigh, l.mask)
+	selection.Weights(l.mask, l.sel.NormalizeByKept, w)
+	m.Selection = true
+	m.KeepRatio, m.CLower, m.CUpper = r.KeepRatio(), r.Lower, r.Upper
+	var cov float64
+	for _, c := range l.cVals {
+		cov -= c
+	}
+	m.CovMean = cov / float64(len(l.cVals))
+	m.ByTag = selection.ByTag(l.cVals, l.mask, b.Tag)
+	return nil
+}
+
+// Mask is the last E2HiL mask (nil without selection); reused.
+func (l *Learner) Mask() []float32 {
+	if l.sel == nil {
+		return nil
+	}
+	return l.mask
+}
+
+// Influence is the last batch's c_i (nil without selection); reused.
+func (l *Learner) Influence() []float64 {
+	if l.sel == nil {
+		return nil
+	}
+	return l.cVals
+}
+
+func (l *Learner) actorStep(b *replay.Batch, m *Metrics) error {
+	if err := l.selectSamples(b, m); err != nil {
+		return err
+	}
+	state := b.State
 	copy(l.aObs.data, state)
 	l.normal(l.aEps.data)
 	if err := letScalar(l.aAlpha, float32(l.Temperature())); err != nil {
@@ -277,6 +392,10 @@ func (l *Learner) actorStep(state []float32, m *Metrics) error {
 	}
 	m.ActorLoss = scalar(l.aLoss)
 	m.Entropy = scalar(l.aEntropy)
+	if l.hasPrevEntropy {
+		m.EntropyDelta = m.Entropy - l.prevEntropy
+	}
+	l.prevEntropy, l.hasPrevEntropy = m.Entropy, true
 	m.ActorGradNorm = optim.ClipGradNorm(grads, l.cfg.GradClipNorm)
 	l.actorOpt.Update(grads)
 	return nil

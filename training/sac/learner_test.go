@@ -1,6 +1,7 @@
 package sac
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"github.com/e2hil/e2hil/configs"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/training/replay"
+	"github.com/e2hil/e2hil/training/selection"
 )
 
 // A tiny SAC (state 2, action 1, latent 2, one hidden layer of 2) whose
@@ -224,10 +226,18 @@ func TestLossesMatchHandComputation(t *testing.T) {
 	}
 }
 
-func (l *Learner) aAlphaSet(t *testing.T) {
+// aAlphaSet sets the actor graph's α and its per-sample loss weights
+// (uniform 1/B unless given).
+func (l *Learner) aAlphaSet(t *testing.T, weights ...float32) {
 	t.Helper()
 	if err := letScalar(l.aAlpha, float32(l.Temperature())); err != nil {
 		t.Fatal(err)
+	}
+	for i := range l.aW.data {
+		l.aW.data[i] = 1 / float32(len(l.aW.data))
+		if len(weights) > 0 {
+			l.aW.data[i] = weights[i]
+		}
 	}
 }
 
@@ -251,13 +261,14 @@ func TestGradientsFiniteDifference(t *testing.T) {
 		}
 		return s
 	}
+	weights := []float32{0.5, 0.5}
 	actorLoss := func() float64 {
 		r := ref{l.Param}
 		var s float64
 		for i := 0; i < 2; i++ {
 			lat := r.encode(row(b.State, i, 2))
 			a, lp := r.sample(lat, float64(eps[i]))
-			s += (alpha*lp - math.Min(r.q(0, false, lat, a), r.q(1, false, lat, a))) / 2
+			s += float64(weights[i]) * (alpha*lp - math.Min(r.q(0, false, lat, a), r.q(1, false, lat, a)))
 		}
 		return s
 	}
@@ -283,14 +294,22 @@ func TestGradientsFiniteDifference(t *testing.T) {
 		}
 	}
 
-	copy(l.aObs.data, b.State)
-	copy(l.aEps.data, eps)
-	l.aAlphaSet(t)
-	if err := l.actor.run(); err != nil {
-		t.Fatal(err)
+	// HIL-SERL's mean, then E2HiL's masked loss (state 1 dropped, divided
+	// by the kept count) and the Eq. 3 normalisation by B.
+	for _, w := range [][]float32{{0.5, 0.5}, {1, 0}, {0, 0.5}} {
+		weights = w
+		copy(l.aObs.data, b.State)
+		copy(l.aEps.data, eps)
+		l.aAlphaSet(t, w...)
+		if err := l.actor.run(); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := scalar(l.aLoss), actorLoss(); math.Abs(got-want) > 1e-5 {
+			t.Errorf("weights %v: actor loss %.7f, reference %.7f", w, got, want)
+		}
+		ag, _ := l.actor.grads()
+		checkFD(t, fmt.Sprintf("actor (weights %v)", w), l, l.actorNames, ag, actorLoss)
 	}
-	ag, _ := l.actor.grads()
-	checkFD(t, "actor", l, l.actorNames, ag, actorLoss)
 }
 
 func checkFD(t *testing.T, what string, l *Learner, names []string, grads [][]float32, loss func() float64) {
@@ -352,5 +371,91 @@ func TestLearnsOneStepBandit(t *testing.T) {
 	}
 	if math.Abs(float64(act[0])-0.5) > 0.1 {
 		t.Errorf("learned action %.3f, want ≈ 0.5", act[0])
+	}
+}
+
+// TestE2HiLInfluenceMatchesReference: the influence graph's K samples per
+// state give the same c_i as the float64 reference policy and critics fed
+// through E2HIL.md's formulas, and the mask/weights follow.
+func TestE2HiLInfluenceMatchesReference(t *testing.T) {
+	cfg := configs.DefaultSACConfig()
+	cfg.Discount, cfg.TemperatureInit = 0.9, 0.5
+	// With two states, quantiles 0.05/0.9 keep neither; 0/1 keep both.
+	cfg.SampleSelection, cfg.KSamples, cfg.QuantileLow, cfg.QuantileHigh = configs.SelectionE2HiL, 4, 0, 1
+	l, err := New(cfg, tinySpec(), 2, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl := tinyLearner(t)
+	for _, name := range l.Param.Names() {
+		copy(l.Param.Data(name), tl.Param.Data(name))
+	}
+	b := tinyBatch()
+	b.Tag[1] = 1
+	var m Metrics
+	if err := l.selectSamples(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	r := ref{l.Param}
+	K, alpha := 4, l.Temperature()
+	for i := 0; i < 2; i++ {
+		lat := r.encode(row(b.State, i, 2))
+		lp, q := make([]float32, K), make([]float32, K)
+		for k := 0; k < K; k++ {
+			a, logp := r.sample(lat, float64(l.iEps.data[i*K+k]))
+			lp[k] = float32(logp)
+			q[k] = float32(math.Min(r.q(0, false, lat, a), r.q(1, false, lat, a)))
+		}
+		want := make([]float64, 1)
+		if err := selection.Influence(lp, q, alpha, K, want); err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(l.cVals[i]-want[0]) > 1e-4*math.Max(1e-3, math.Abs(want[0])) {
+			t.Errorf("c[%d] = %.7g, reference %.7g", i, l.cVals[i], want[0])
+		}
+	}
+	if !m.Selection || m.ByTag[0].Count != 1 || m.ByTag[1].Count != 1 {
+		t.Errorf("metrics %+v", m)
+	}
+	var sum float32
+	for i, w := range l.aW.data {
+		if (w != 0) != (l.mask[i] != 0) {
+			t.Errorf("weight %d = %v with mask %v", i, w, l.mask[i])
+		}
+		sum += w
+	}
+	if math.Abs(float64(sum)-1) > 1e-6 {
+		t.Errorf("kept weights sum to %v, want 1 (normalised by the kept count)", sum)
+	}
+}
+
+// TestE2HiLUpdateKeepsMost: on a full batch of 256 distinct states the
+// learner keeps 217 (≈85 %) and the update runs.
+func TestE2HiLUpdateKeepsMost(t *testing.T) {
+	cfg := configs.DefaultSACConfig()
+	cfg.SampleSelection = configs.SelectionE2HiL
+	spec := tinySpec()
+	spec.LatentDim, spec.ActorHidden, spec.CriticHidden = 8, []int{16}, []int{16}
+	l, err := New(cfg, spec, 256, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf, _ := replay.New(5000, 2, 1)
+	rng := rand.New(rand.NewPCG(2, 2))
+	for i := 0; i < 5000; i++ {
+		s := []float32{float32(rng.Float64()*2 - 1), float32(rng.Float64() * 4)}
+		buf.Add(replay.Transition{State: s, NextState: s, Action: []float32{float32(rng.Float64()*2 - 1)}, Reward: float32(rng.Float64()), Human: i%3 == 0})
+	}
+	for i := 0; i < 3; i++ {
+		m, err := l.Update(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.Selection || m.KeepRatio != 217.0/256 || !(m.CLower <= m.CUpper) {
+			t.Errorf("update %d: keep ratio %v, bounds [%g, %g]", i, m.KeepRatio, m.CLower, m.CUpper)
+		}
+		if m.ByTag[0].Count+m.ByTag[1].Count != 256 || m.ByTag[1].Count == 0 {
+			t.Errorf("tags %+v", m.ByTag)
+		}
 	}
 }
