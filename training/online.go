@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"time"
 
 	"github.com/e2hil/e2hil/configs"
@@ -18,19 +19,18 @@ import (
 	"github.com/e2hil/e2hil/training/sac"
 )
 
-// ContinuousActionDim is the policy's continuous action: the end-effector
-// delta (x, y, z); the gripper command is held at "stay" (1).
-const ContinuousActionDim = 3
-
 // gripperStay is the gripper command that leaves the gripper as it is.
 const gripperStay = 1
 
-// SpecFromEnv derives the SAC network shape from the environment and config.
+// SpecFromEnv derives the SAC network shape from the environment and config:
+// the policy's continuous action is the env's action without its discrete
+// gripper command.
 func SpecFromEnv(sp env.Spec, p configs.SACConfig) models.SACSpec {
+	n := sp.ContinuousDim()
 	return models.SACSpec{
-		StateDim: len(sp.StateNames), ActionDim: ContinuousActionDim,
+		StateDim: len(sp.StateNames), ActionDim: n,
 		StateLow: sp.StateLow, StateHigh: sp.StateHigh,
-		StateNames: sp.StateNames, ActionNames: sp.ActionNames[:ContinuousActionDim],
+		StateNames: sp.StateNames, ActionNames: sp.ActionNames[:n],
 		LatentDim:   p.LatentDim,
 		ActorHidden: p.ActorNetworkKwargs.HiddenDims, ActorActivateFinal: p.ActorNetworkKwargs.ActivateFinal,
 		CriticHidden: p.CriticNetworkKwargs.HiddenDims, CriticActivateFinal: p.CriticNetworkKwargs.ActivateFinal,
@@ -44,6 +44,12 @@ type Options struct {
 	CheckpointDir string
 	// Progress receives the live progress line (nil: silent).
 	Progress io.Writer
+	// Offline holds demonstrations (tag 1) for RLPD's half-offline batches;
+	// interventions are added to it as they happen. nil: online only.
+	Offline []replay.Transition
+	// SkipBuffers leaves the replay buffers out of checkpoints; a resumed
+	// run then refills them and does not continue exactly.
+	SkipBuffers bool
 }
 
 // Result summarises a run.
@@ -51,20 +57,40 @@ type Result struct {
 	EnvSteps, Episodes, Updates int
 	// RecentSuccessRate is the success rate of the last 20 training episodes.
 	RecentSuccessRate float64
-	Duration          time.Duration
-	CheckpointDir     string
+	// RecentReturn is the mean return of the last 10 training episodes.
+	RecentReturn  float64
+	Duration      time.Duration
+	CheckpointDir string
+	// Resumed: the run continued from a checkpoint.
+	Resumed bool
 }
 
 // Run trains a SAC policy online against e for cfg.Policy.OnlineSteps
 // environment steps, one learner iteration per step once the buffer holds
-// online_step_before_learning transitions, checkpointing every save_freq
-// iterations and at the end. Episode i is reset with seed cfg.Seed+i.
+// online_step_before_learning transitions. Episode i is reset with seed
+// cfg.Seed+i. Every save_freq updates a checkpoint is written at the end of
+// the episode under way (and at the end of the run), so that with
+// cfg.Resume a run continues from it exactly as if never interrupted.
 func Run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options) (*Result, error) {
+	return run(ctx, e, cfg, opts, hooks{})
+}
+
+// hooks observe a run (tests).
+type hooks struct {
+	onUpdate func(sac.Metrics)
+	onSave   func(checkpoint.State)
+}
+
+func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, h hooks) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Policy.Discrete() > 0 {
+		return nil, fmt.Errorf("training: policy.num_discrete_actions: the discrete gripper critic is not implemented yet; set it to null")
+	}
 	sac.UseBLAS()
-	spec := SpecFromEnv(e.Spec(), cfg.Policy)
+	es := e.Spec()
+	spec := SpecFromEnv(es, cfg.Policy)
 	learner, err := sac.New(cfg.Policy, spec, cfg.BatchSize, uint64(cfg.Seed))
 	if err != nil {
 		return nil, err
@@ -73,42 +99,86 @@ func Run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options) 
 	if err != nil {
 		return nil, err
 	}
-	buf, err := replay.New(cfg.Policy.OnlineBufferCapacity, spec.StateDim, spec.ActionDim)
+	online, err := replay.New(cfg.Policy.OnlineBufferCapacity, spec.StateDim, spec.ActionDim)
 	if err != nil {
 		return nil, err
 	}
+	offline, err := replay.New(cfg.Policy.OfflineBufferCapacity, spec.StateDim, spec.ActionDim)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range opts.Offline {
+		t.Human = true
+		if err := offline.Add(t); err != nil {
+			return nil, fmt.Errorf("training: offline transition %d: %w", i, err)
+		}
+	}
+	sampler := replay.Mix{Online: online, Offline: offline}
 	if opts.CheckpointDir == "" {
 		opts.CheckpointDir = filepath.Join(cfg.OutputDir, "checkpoints", "last")
 	}
+
+	pcg := rand.NewPCG(uint64(cfg.Seed), 0xac7)
+	rng := rand.New(pcg)
+	res := &Result{CheckpointDir: opts.CheckpointDir}
+	if cfg.Resume {
+		if err := resume(opts.CheckpointDir, spec, learner, pcg, online, offline, res); err != nil {
+			return nil, err
+		}
+	}
+
 	logPath := filepath.Join(cfg.OutputDir, "logs", "train.jsonl")
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
 		return nil, fmt.Errorf("training: %w", err)
 	}
-	logFile, err := os.Create(logPath)
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if res.Resumed {
+		flags = os.O_CREATE | os.O_WRONLY | os.O_APPEND
+	}
+	logFile, err := os.OpenFile(logPath, flags, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("training: %w", err)
 	}
 	defer logFile.Close()
 	logEnc := json.NewEncoder(logFile)
 
-	rng := rand.New(rand.NewPCG(uint64(cfg.Seed), 0xac7))
-	res := &Result{CheckpointDir: opts.CheckpointDir}
 	prog := newProgress(opts.Progress, cfg.Policy.OnlineSteps)
 	start := time.Now()
 	save := func() error {
-		return checkpoint.Save(opts.CheckpointDir, &checkpoint.Checkpoint{
-			Spec: spec, Params: learner.Param, LogAlpha: learner.LogAlpha, Config: cfg,
-			State: checkpoint.State{Updates: res.Updates, EnvSteps: res.EnvSteps, Episodes: res.Episodes},
-		})
+		st := checkpoint.State{Updates: res.Updates, EnvSteps: res.EnvSteps, Episodes: res.Episodes}
+		var err error
+		if st.LoopRNG, err = pcg.MarshalBinary(); err != nil {
+			return err
+		}
+		if st.Learner, err = learner.Snapshot(); err != nil {
+			return err
+		}
+		if !opts.SkipBuffers {
+			st.Buffers = map[string]replay.Snapshot{"online": online.Snapshot(), "offline": offline.Snapshot()}
+		}
+		if err := checkpoint.Save(opts.CheckpointDir, &checkpoint.Checkpoint{
+			Spec: spec, Params: learner.Param, LogAlpha: learner.LogAlpha, Config: cfg, State: st,
+		}); err != nil {
+			return err
+		}
+		if h.onSave != nil {
+			h.onSave(st)
+		}
+		return nil
 	}
 
-	obs, err := e.Reset(ctx, cfg.Seed)
+	obs, err := e.Reset(ctx, cfg.Seed+int64(res.Episodes))
 	if err != nil {
 		return nil, err
 	}
-	var recent []bool // outcomes of recent episodes
+	var recent []bool     // outcomes of recent episodes
+	var returns []float64 // returns of recent episodes
+	var episodeReturn float64
 	var m sac.Metrics
-	action := make([]float32, 4)
+	saveDue := false
+	action := make([]float32, len(es.ActionNames))
+	nCont := spec.ActionDim
+	lastLog := time.Now()
 	for res.EnvSteps < cfg.Policy.OnlineSteps {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -118,52 +188,122 @@ func Run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options) 
 			return nil, err
 		}
 		copy(action, a)
-		action[3] = gripperStay
+		if es.HasGripper {
+			action[nCont] = gripperStay
+		}
 		step, err := e.Step(ctx, action)
 		if err != nil {
 			return nil, err
 		}
 		res.EnvSteps++
-		if err := buf.Add(replay.Transition{
-			State: obs.State, Action: action[:ContinuousActionDim], Reward: float32(step.Reward),
+		episodeReturn += step.Reward
+		if err := online.Add(replay.Transition{
+			State: obs.State, Action: action[:nCont], Reward: float32(step.Reward),
 			NextState: step.Observation.State, Done: step.Terminated,
 		}); err != nil {
 			return nil, err
 		}
 		obs = step.Observation
-		if step.Terminated || step.Truncated {
+		episodeEnded := step.Terminated || step.Truncated
+		if episodeEnded {
 			res.Episodes++
-			recent = append(recent, step.Success)
-			if len(recent) > 20 {
-				recent = recent[1:]
-			}
+			recent = appendCapped(recent, step.Success, 20)
+			returns = appendCapped(returns, episodeReturn, 10)
+			episodeReturn = 0
 			if obs, err = e.Reset(ctx, cfg.Seed+int64(res.Episodes)); err != nil {
 				return nil, err
 			}
 		}
-		if buf.Len() >= cfg.Policy.OnlineStepBeforeLearning {
-			if m, err = learner.Update(buf); err != nil {
+		if online.Len() >= cfg.Policy.OnlineStepBeforeLearning {
+			if m, err = learner.Update(sampler); err != nil {
 				return nil, err
 			}
 			res.Updates++
-			if res.Updates%cfg.LogFreq == 0 {
-				logEnc.Encode(logRecord(res, m, rate(recent), time.Since(start)))
+			now := time.Now()
+			rec := logRecord(res, m, rate(recent), mean(returns), time.Since(start), now.Sub(lastLog))
+			lastLog = now
+			if err := logEnc.Encode(rec); err != nil {
+				return nil, fmt.Errorf("training: %s: %w", logPath, err)
+			}
+			if h.onUpdate != nil {
+				h.onUpdate(m)
 			}
 			if cfg.SaveCheckpoint && res.Updates%cfg.SaveFreq == 0 {
-				if err := save(); err != nil {
-					return nil, err
-				}
+				saveDue = true
 			}
+		}
+		// Checkpoints land between episodes, where a resumed run restarts.
+		if saveDue && episodeEnded {
+			if err := save(); err != nil {
+				return nil, err
+			}
+			saveDue = false
 		}
 		prog.update(res, m, rate(recent))
 	}
 	res.RecentSuccessRate = rate(recent)
+	res.RecentReturn = mean(returns)
 	res.Duration = time.Since(start)
 	prog.done(res, m)
 	if err := save(); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// resume loads the checkpoint in dir into the learner, loop RNG, buffers
+// and counters.
+func resume(dir string, spec models.SACSpec, l *sac.Learner, pcg *rand.PCG, online, offline *replay.Buffer, res *Result) error {
+	c, err := checkpoint.Load(dir)
+	if err != nil {
+		return fmt.Errorf("training: resume: %w", err)
+	}
+	if !reflect.DeepEqual(c.Spec, spec) {
+		return fmt.Errorf("training: resume from %s: its network (%s) differs from this config's", dir, checkpoint.SpecFile)
+	}
+	if c.State.Learner == nil || c.State.LoopRNG == nil {
+		return fmt.Errorf("training: resume from %s: the checkpoint has no learner state (written by an older e2hil?)", dir)
+	}
+	for _, name := range l.Param.Names() {
+		copy(l.Param.Data(name), c.Params.Data(name))
+	}
+	if err := l.Restore(c.State.Learner); err != nil {
+		return fmt.Errorf("training: resume from %s: %w", dir, err)
+	}
+	if err := pcg.UnmarshalBinary(c.State.LoopRNG); err != nil {
+		return fmt.Errorf("training: resume from %s: loop rng: %w", dir, err)
+	}
+	for name, b := range map[string]*replay.Buffer{"online": online, "offline": offline} {
+		snap, ok := c.State.Buffers[name]
+		if !ok {
+			continue // saved without buffers: they refill (not an exact resume)
+		}
+		if err := b.Restore(snap); err != nil {
+			return fmt.Errorf("training: resume from %s: %s buffer: %w", dir, name, err)
+		}
+	}
+	res.Updates, res.EnvSteps, res.Episodes = c.State.Updates, c.State.EnvSteps, c.State.Episodes
+	res.Resumed = true
+	return nil
+}
+
+func appendCapped[T any](s []T, v T, n int) []T {
+	s = append(s, v)
+	if len(s) > n {
+		s = s[1:]
+	}
+	return s
+}
+
+func mean(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range v {
+		s += x
+	}
+	return s / float64(len(v))
 }
 
 func rate(outcomes []bool) float64 {
@@ -179,12 +319,25 @@ func rate(outcomes []bool) float64 {
 	return float64(n) / float64(len(outcomes))
 }
 
-func logRecord(r *Result, m sac.Metrics, success float64, elapsed time.Duration) map[string]any {
-	return map[string]any{
+func logRecord(r *Result, m sac.Metrics, success, ret float64, elapsed, sinceLast time.Duration) map[string]any {
+	rec := map[string]any{
 		"optimization_step": r.Updates, "interaction_step": r.EnvSteps, "episodes": r.Episodes,
 		"loss_critic": m.CriticLoss, "loss_actor": m.ActorLoss, "loss_temperature": m.TemperatureLoss,
 		"critic_grad_norm": m.CriticGradNorm, "actor_grad_norm": m.ActorGradNorm,
-		"temperature": m.Temperature, "policy_entropy": m.Entropy, "mean_q": m.MeanQ,
-		"success_rate_recent": success, "elapsed_s": elapsed.Seconds(),
+		"temperature": m.Temperature, "policy_entropy": m.Entropy, "entropy_delta": m.EntropyDelta, "mean_q": m.MeanQ,
+		"success_rate_recent": success, "episode_return_recent": ret, "elapsed_s": elapsed.Seconds(),
 	}
+	if sinceLast > 0 {
+		rec["updates_per_s"] = 1 / sinceLast.Seconds()
+	}
+	if m.Selection {
+		rec["keep_ratio"], rec["c_lower"], rec["c_upper"], rec["cov_batch_mean"] = m.KeepRatio, m.CLower, m.CUpper, m.CovMean
+		for t, st := range m.ByTag {
+			if st.Count > 0 {
+				rec[fmt.Sprintf("c_abs_mean_tag%d", t)] = st.MeanAbsC
+				rec[fmt.Sprintf("keep_ratio_tag%d", t)] = float64(st.Kept) / float64(st.Count)
+			}
+		}
+	}
+	return rec
 }

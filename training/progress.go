@@ -46,6 +46,9 @@ func (p *progress) update(r *Result, m sac.Metrics, success float64) {
 	line := fmt.Sprintf("train %5.1f%% step %d/%d | ep %d | success(last 20) %3.0f%% | critic %.4f actor %+.3f α %.4f H %+.2f | %.0f steps/s | eta %s",
 		100*float64(r.EnvSteps)/float64(p.total), r.EnvSteps, p.total, r.Episodes, 100*success,
 		m.CriticLoss, m.ActorLoss, m.Temperature, m.Entropy, rate, eta)
+	if m.Selection {
+		line += fmt.Sprintf(" | e2hil keep %.0f%%", 100*m.KeepRatio)
+	}
 	if p.tty {
 		fmt.Fprintf(p.w, "\r\033[K%s", line)
 	} else {
@@ -60,6 +63,6 @@ func (p *progress) done(r *Result, m sac.Metrics) {
 	if p.tty {
 		fmt.Fprint(p.w, "\r\033[K")
 	}
-	fmt.Fprintf(p.w, "trained: %d env steps, %d episodes, %d updates in %s (success over the last 20 training episodes: %.0f%%)\n",
-		r.EnvSteps, r.Episodes, r.Updates, r.Duration.Round(time.Second), 100*r.RecentSuccessRate)
+	fmt.Fprintf(p.w, "trained: %d env steps, %d episodes, %d updates in %s (last 20 training episodes: success %.0f%%; last 10: mean return %.1f)\n",
+		r.EnvSteps, r.Episodes, r.Updates, r.Duration.Round(time.Second), 100*r.RecentSuccessRate, r.RecentReturn)
 }

@@ -3,7 +3,9 @@
 //	model.safetensors     every network parameter and log_alpha
 //	spec.json             the network shape (models.SACSpec)
 //	train_config.json     the training config that produced it
-//	training_state.json   step counters
+//	training_state.json   step counters, random streams, optimiser steps
+//	optimizer.safetensors Adam moments (for --resume)
+//	buffers.safetensors   replay buffers (optional, for an exact --resume)
 //
 // A checkpoint is written into a temporary sibling directory, fsynced, and
 // renamed into place, so a crash leaves either the old or the new one.
@@ -15,19 +17,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 
 	"github.com/e2hil/e2hil/configs"
 	"github.com/e2hil/e2hil/internal/atomicfile"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/models/safetensors"
+	"github.com/e2hil/e2hil/training/replay"
+	"github.com/e2hil/e2hil/training/sac"
 )
 
 // File names inside a checkpoint directory.
 const (
-	ModelFile  = "model.safetensors"
-	SpecFile   = "spec.json"
-	ConfigFile = "train_config.json"
-	StateFile  = "training_state.json"
+	ModelFile     = "model.safetensors"
+	SpecFile      = "spec.json"
+	ConfigFile    = "train_config.json"
+	StateFile     = "training_state.json"
+	OptimizerFile = "optimizer.safetensors"
+	BuffersFile   = "buffers.safetensors"
 )
 
 // State holds the counters a run resumes from.
@@ -37,6 +45,12 @@ type State struct {
 	// EnvSteps is the number of environment (interaction) steps.
 	EnvSteps int `json:"interaction_step"`
 	Episodes int `json:"episodes"`
+	// LoopRNG is the training loop's random stream (exploration noise).
+	LoopRNG []byte `json:"loop_rng,omitempty"`
+	// Learner is the learner's state; its Moments go to optimizer.safetensors.
+	Learner *sac.State `json:"learner,omitempty"`
+	// Buffers describes buffers.safetensors (name → size and position).
+	Buffers map[string]replay.Snapshot `json:"buffers,omitempty"`
 }
 
 // Checkpoint is a saved learner.
@@ -67,6 +81,22 @@ func Save(dir string, c *Checkpoint) error {
 	tensors = append(tensors, safetensors.Tensor{Name: "log_alpha", Shape: []int{1}, Data: []float32{float32(c.LogAlpha)}})
 	if err := safetensors.WriteFile(filepath.Join(tmp, ModelFile), tensors, map[string]string{"format": "e2hil"}); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if l := c.State.Learner; l != nil {
+		if err := writeColumns(filepath.Join(tmp, OptimizerFile), l.Moments); err != nil {
+			return err
+		}
+	}
+	if len(c.State.Buffers) > 0 {
+		cols := map[string][]float32{}
+		for name, b := range c.State.Buffers {
+			for col, v := range b.Columns {
+				cols[name+"."+col] = v
+			}
+		}
+		if err := writeColumns(filepath.Join(tmp, BuffersFile), cols); err != nil {
+			return err
+		}
 	}
 	for name, v := range map[string]any{SpecFile: c.Spec, ConfigFile: c.Config, StateFile: c.State} {
 		b, err := json.MarshalIndent(v, "", "    ")
@@ -140,5 +170,54 @@ func Load(dir string) (*Checkpoint, error) {
 	if err := c.Params.Load(values); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
+	if l := c.State.Learner; l != nil {
+		if l.Moments, err = readColumns(filepath.Join(dir, OptimizerFile)); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+	}
+	if len(c.State.Buffers) > 0 {
+		cols, err := readColumns(filepath.Join(dir, BuffersFile))
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
+		}
+		for name, b := range c.State.Buffers {
+			b.Columns = map[string][]float32{}
+			for key, v := range cols {
+				if col, ok := strings.CutPrefix(key, name+"."); ok {
+					b.Columns[col] = v
+				}
+			}
+			c.State.Buffers[name] = b
+		}
+	}
 	return c, nil
+}
+
+// writeColumns stores named float32 vectors as 1-D safetensors tensors.
+func writeColumns(path string, cols map[string][]float32) error {
+	names := make([]string, 0, len(cols))
+	for n := range cols {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	tensors := make([]safetensors.Tensor, 0, len(names))
+	for _, n := range names {
+		tensors = append(tensors, safetensors.Tensor{Name: n, Shape: []int{len(cols[n])}, Data: cols[n]})
+	}
+	if err := safetensors.WriteFile(path, tensors, map[string]string{"format": "e2hil"}); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	return nil
+}
+
+func readColumns(path string) (map[string][]float32, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string][]float32, len(f.Tensors))
+	for name, t := range f.Tensors {
+		out[name] = t.Data
+	}
+	return out, nil
 }

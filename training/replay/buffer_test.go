@@ -3,6 +3,7 @@ package replay
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -71,5 +72,60 @@ func TestRejects(t *testing.T) {
 	}
 	if _, err := New(0, 1, 1); err == nil {
 		t.Error("zero capacity accepted")
+	}
+}
+
+func TestSnapshotRestore(t *testing.T) {
+	for _, n := range []int{0, 3, 5, 9} { // empty, partial, exactly full, wrapped
+		a, _ := New(5, 2, 1)
+		for i := 0; i < n; i++ {
+			a.Add(Transition{State: []float32{float32(i), 1}, NextState: []float32{2, float32(i)}, Action: []float32{float32(-i)}, Reward: float32(i), Done: i%2 == 0, Human: i%3 == 0})
+		}
+		b, _ := New(5, 2, 1)
+		if err := b.Restore(a.Snapshot()); err != nil {
+			t.Fatalf("n=%d: %v", n, err)
+		}
+		if n == 0 {
+			continue
+		}
+		ba, bb := NewBatch(16, 2, 1), NewBatch(16, 2, 1)
+		if err := a.Sample(rand.New(rand.NewPCG(1, 2)), ba); err != nil {
+			t.Fatal(err)
+		}
+		b.Sample(rand.New(rand.NewPCG(1, 2)), bb)
+		if !slices.Equal(ba.State, bb.State) || !slices.Equal(ba.Action, bb.Action) || !slices.Equal(ba.Done, bb.Done) || !slices.Equal(ba.Tag, bb.Tag) {
+			t.Fatalf("n=%d: restored buffer samples differently", n)
+		}
+		// Both continue identically.
+		tr := Transition{State: []float32{7, 7}, NextState: []float32{7, 7}, Action: []float32{7}}
+		a.Add(tr)
+		b.Add(tr)
+		if !slices.Equal(a.Snapshot().Columns["state"], b.Snapshot().Columns["state"]) {
+			t.Fatalf("n=%d: diverged after an Add", n)
+		}
+	}
+	b, _ := New(5, 2, 1)
+	if err := b.Restore(Snapshot{Size: 9}); err == nil {
+		t.Error("oversized snapshot accepted")
+	}
+}
+
+func TestMixHalfAndHalf(t *testing.T) {
+	on, _ := New(10, 1, 1)
+	off, _ := New(10, 1, 1)
+	for i := 0; i < 10; i++ {
+		on.Add(Transition{State: []float32{0}, NextState: []float32{0}, Action: []float32{0}})
+		off.Add(Transition{State: []float32{1}, NextState: []float32{1}, Action: []float32{1}, Human: true})
+	}
+	b := NewBatch(8, 1, 1)
+	if err := (Mix{Online: on, Offline: off}).Sample(rand.New(rand.NewPCG(1, 1)), b); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(b.State, []float32{0, 0, 0, 0, 1, 1, 1, 1}) || !slices.Equal(b.Tag, []uint8{0, 0, 0, 0, 1, 1, 1, 1}) {
+		t.Errorf("state %v tag %v", b.State, b.Tag)
+	}
+	empty, _ := New(10, 1, 1)
+	if err := (Mix{Online: on, Offline: empty}).Sample(rand.New(rand.NewPCG(1, 1)), b); err != nil || b.State[7] != 0 {
+		t.Errorf("empty offline: %v %v", err, b.State)
 	}
 }

@@ -58,6 +58,7 @@ type Learner struct {
 	targetEntropy float64
 	batchSize     int
 	rng           *rand.Rand
+	pcg           *rand.PCG
 	batch         *replay.Batch
 
 	critic, target, actor, policy *machine
@@ -114,7 +115,7 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 		cfg: cfg, Spec: spec, Param: spec.NewParams(seed), batchSize: batchSize,
 		LogAlpha:      math.Log(cfg.TemperatureInit),
 		targetEntropy: cfg.TargetEntropyFor(spec.ActionDim),
-		rng:           rand.New(rand.NewPCG(seed, 0x1ea4)),
+		pcg:           rand.NewPCG(seed, 0x1ea4),
 		batch:         replay.NewBatch(batchSize, spec.StateDim, spec.ActionDim),
 		sel:           sel,
 		mask:          make([]float32, batchSize),
@@ -128,6 +129,7 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 			l.targetPairs = append(l.targetPairs, [2][]float32{l.Param.Data(name), l.Param.Data(tname)})
 		}
 	}
+	l.rng = rand.New(l.pcg)
 	if err := l.build(); err != nil {
 		return nil, err
 	}
