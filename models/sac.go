@@ -36,6 +36,9 @@ type SACSpec struct {
 	StdMin              float64 `json:"std_min"`
 	StdMax              float64 `json:"std_max"`
 	InitFinal           float64 `json:"init_final"`
+	// NumDiscrete > 0 adds HIL-SERL's discrete gripper critic: a DQN head
+	// latent → MLP(CriticHidden) → Linear(NumDiscrete), with a target copy.
+	NumDiscrete int `json:"num_discrete_actions,omitempty"`
 }
 
 // Validate checks the spec's consistency.
@@ -63,6 +66,8 @@ const (
 	PrefixActor        = "actor."
 	PrefixCritic       = "critic."
 	PrefixCriticTarget = "critic_target."
+	PrefixDiscrete     = "discrete_critic."
+	PrefixDiscreteTgt  = "discrete_critic_target."
 )
 
 // CriticPrefix names critic k's parameters ("critic.0"), or its target's.
@@ -112,6 +117,14 @@ func (s SACSpec) NewParams(seed uint64) *Params {
 		h := mlp(pre+".net", s.LatentDim+s.ActionDim, s.CriticHidden, s.CriticActivateFinal)
 		orthogonalColumn(rng, p.Add(pre+".out.weight", h, 1))
 		uniform(rng, p.Add(pre+".out.bias", 1, 1), float32(1/math.Sqrt(float64(h))))
+	}
+	if s.NumDiscrete > 0 { // defined last: the other parameters' draws are unchanged
+		h := mlp("discrete_critic.net", s.LatentDim, s.CriticHidden, s.CriticActivateFinal)
+		linear("discrete_critic.out", h, s.NumDiscrete)
+		for _, name := range p.WithPrefix(PrefixDiscrete) {
+			tname := PrefixDiscreteTgt + name[len(PrefixDiscrete):]
+			copy(p.Add(tname, p.Get(name).Shape()...).Data().([]float32), p.Data(name))
+		}
 	}
 	for k := 0; k < s.NumCritics; k++ {
 		for _, name := range p.WithPrefix(CriticPrefix(k, false) + ".") {
@@ -198,6 +211,17 @@ func (s SACSpec) Critic(b *Graph, k int, target bool, latent, action *G.Node) *G
 	pre := CriticPrefix(k, target)
 	x := G.Must(G.Concat(1, latent, action))
 	h := b.MLP(pre+".net", x, len(s.CriticHidden), s.CriticActivateFinal, ActSiLU)
+	return b.Linear(pre+".out", h)
+}
+
+// DiscreteCritic returns the gripper critic's Q [B, NumDiscrete] (or its
+// target's) for latent.
+func (s SACSpec) DiscreteCritic(b *Graph, target bool, latent *G.Node) *G.Node {
+	pre := "discrete_critic"
+	if target {
+		pre = "discrete_critic_target"
+	}
+	h := b.MLP(pre+".net", latent, len(s.CriticHidden), s.CriticActivateFinal, ActSiLU)
 	return b.Linear(pre+".out", h)
 }
 

@@ -27,8 +27,13 @@ const gripperStay = 1
 // gripper command.
 func SpecFromEnv(sp env.Spec, p configs.SACConfig) models.SACSpec {
 	n := sp.ContinuousDim()
+	discrete := 0
+	if sp.HasGripper {
+		discrete = p.Discrete()
+	}
 	return models.SACSpec{
-		StateDim: len(sp.StateNames), ActionDim: n,
+		NumDiscrete: discrete,
+		StateDim:    len(sp.StateNames), ActionDim: n,
 		StateLow: sp.StateLow, StateHigh: sp.StateHigh,
 		StateNames: sp.StateNames, ActionNames: sp.ActionNames[:n],
 		LatentDim:   p.LatentDim,
@@ -85,11 +90,11 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Policy.Discrete() > 0 {
-		return nil, fmt.Errorf("training: policy.num_discrete_actions: the discrete gripper critic is not implemented yet; set it to null")
-	}
 	sac.UseBLAS()
 	es := e.Spec()
+	if n := cfg.Policy.Discrete(); n > 0 && !es.HasGripper {
+		return nil, fmt.Errorf("training: policy.num_discrete_actions is %d but env %s/%s has no gripper; set it to null", n, cfg.Env.Type, cfg.Env.Task)
+	}
 	spec := SpecFromEnv(es, cfg.Policy)
 	learner, err := sac.New(cfg.Policy, spec, cfg.BatchSize, uint64(cfg.Seed))
 	if err != nil {
@@ -99,11 +104,14 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 	if err != nil {
 		return nil, err
 	}
-	online, err := replay.New(cfg.Policy.OnlineBufferCapacity, spec.StateDim, spec.ActionDim)
+	// Stored actions: the continuous part, plus the gripper index when a
+	// discrete critic learns it.
+	nCont, nStored := spec.ActionDim, spec.ActionDim+min(spec.NumDiscrete, 1)
+	online, err := replay.New(cfg.Policy.OnlineBufferCapacity, spec.StateDim, nStored)
 	if err != nil {
 		return nil, err
 	}
-	offline, err := replay.New(cfg.Policy.OfflineBufferCapacity, spec.StateDim, spec.ActionDim)
+	offline, err := replay.New(cfg.Policy.OfflineBufferCapacity, spec.StateDim, nStored)
 	if err != nil {
 		return nil, err
 	}
@@ -177,7 +185,6 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 	var m sac.Metrics
 	saveDue := false
 	action := make([]float32, len(es.ActionNames))
-	nCont := spec.ActionDim
 	lastLog := time.Now()
 	for res.EnvSteps < cfg.Policy.OnlineSteps {
 		if err := ctx.Err(); err != nil {
@@ -190,6 +197,9 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 		copy(action, a)
 		if es.HasGripper {
 			action[nCont] = gripperStay
+			if g := policy.Gripper(0); g >= 0 {
+				action[nCont] = float32(g)
+			}
 		}
 		step, err := e.Step(ctx, action)
 		if err != nil {
@@ -198,7 +208,7 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 		res.EnvSteps++
 		episodeReturn += step.Reward
 		if err := online.Add(replay.Transition{
-			State: obs.State, Action: action[:nCont], Reward: float32(step.Reward),
+			State: obs.State, Action: action[:nStored], Reward: float32(step.Reward),
 			NextState: step.Observation.State, Done: step.Terminated,
 		}); err != nil {
 			return nil, err
@@ -326,6 +336,9 @@ func logRecord(r *Result, m sac.Metrics, success, ret float64, elapsed, sinceLas
 		"critic_grad_norm": m.CriticGradNorm, "actor_grad_norm": m.ActorGradNorm,
 		"temperature": m.Temperature, "policy_entropy": m.Entropy, "entropy_delta": m.EntropyDelta, "mean_q": m.MeanQ,
 		"success_rate_recent": success, "episode_return_recent": ret, "elapsed_s": elapsed.Seconds(),
+	}
+	if m.DiscreteCriticLoss != 0 {
+		rec["loss_discrete_critic"], rec["discrete_critic_grad_norm"] = m.DiscreteCriticLoss, m.DiscreteCriticGradNorm
 	}
 	if sinceLast > 0 {
 		rec["updates_per_s"] = 1 / sinceLast.Seconds()

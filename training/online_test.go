@@ -85,11 +85,17 @@ func TestRunStopsOnCancel(t *testing.T) {
 // checkpoint and resumed with resume=true produces the same next 10 updates
 // (every loss, bit for bit) as a run that was never interrupted.
 func TestResumeContinuesExactly(t *testing.T) {
-	for _, selection := range []string{configs.SelectionNone, configs.SelectionE2HiL} {
-		t.Run(selection, func(t *testing.T) {
+	three := 3
+	for _, c := range []struct {
+		name      string
+		selection string
+		discrete  *int
+	}{{"hilserl", configs.SelectionNone, nil}, {"e2hil", configs.SelectionE2HiL, nil}, {"e2hil+gripper critic", configs.SelectionE2HiL, &three}} {
+		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
 			cfg := shortConfig(t)
-			cfg.Policy.SampleSelection = selection
+			cfg.Policy.SampleSelection = c.selection
+			cfg.Policy.NumDiscreteActions = c.discrete
 			cfg.Policy.OnlineSteps = 300
 
 			var want []sac.Metrics // uninterrupted
@@ -122,6 +128,9 @@ func TestResumeContinuesExactly(t *testing.T) {
 			}
 			if !res.Resumed || res.EnvSteps != 300 {
 				t.Fatalf("resumed run: %+v", res)
+			}
+			if (c.discrete != nil) != (got[0].DiscreteCriticLoss != 0) {
+				t.Errorf("discrete critic loss %v with num_discrete_actions %v", got[0].DiscreteCriticLoss, c.discrete)
 			}
 			if len(got) < 10 || len(want) < saved.Updates+10 {
 				t.Fatalf("%d updates after resume, %d in the full run (checkpoint at %d)", len(got), len(want), saved.Updates)

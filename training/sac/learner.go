@@ -27,8 +27,10 @@ type Sampler interface {
 // Metrics of one learner iteration.
 type Metrics struct {
 	CriticLoss, ActorLoss, TemperatureLoss float64
-	CriticGradNorm, ActorGradNorm          float64
-	Temperature                            float64
+	// DiscreteCriticLoss is the gripper critic's loss (0 without one).
+	DiscreteCriticLoss, DiscreteCriticGradNorm float64
+	CriticGradNorm, ActorGradNorm              float64
+	Temperature                                float64
 	// Entropy is −mean log π(a|s) over the batch at the actor update.
 	Entropy float64
 	// MeanQ is the mean of the online critics' Q at the last critic update.
@@ -85,8 +87,15 @@ type Learner struct {
 	actorNames          []string
 	targetPairs         [][2][]float32 // (online, target) parameter data
 	criticOpt, actorOpt *optim.Adam
-	tempOpt             *optim.Adam
-	logAlphaBuf         []float32
+	// Discrete gripper critic (spec.NumDiscrete > 0).
+	dcritic           *machine
+	dObs, dOneHot, dY input
+	dLoss             *G.Node
+	tQd, tQdTarget    *G.Node
+	discreteNames     []string
+	discreteOpt       *optim.Adam
+	tempOpt           *optim.Adam
+	logAlphaBuf       []float32
 
 	// Steps counts learner iterations (Update calls).
 	Steps int
@@ -116,7 +125,7 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 		LogAlpha:      math.Log(cfg.TemperatureInit),
 		targetEntropy: cfg.TargetEntropyFor(spec.ActionDim),
 		pcg:           rand.NewPCG(seed, 0x1ea4),
-		batch:         replay.NewBatch(batchSize, spec.StateDim, spec.ActionDim),
+		batch:         replay.NewBatch(batchSize, spec.StateDim, spec.ActionDim+min(spec.NumDiscrete, 1)),
 		sel:           sel,
 		mask:          make([]float32, batchSize),
 		cVals:         make([]float64, batchSize),
@@ -130,8 +139,17 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 		}
 	}
 	l.rng = rand.New(l.pcg)
+	if spec.NumDiscrete > 0 {
+		l.discreteNames = l.Param.WithPrefix(models.PrefixDiscrete)
+		for _, name := range l.discreteNames {
+			l.targetPairs = append(l.targetPairs, [2][]float32{l.Param.Data(name), l.Param.Data(models.PrefixDiscreteTgt + name[len(models.PrefixDiscrete):])})
+		}
+	}
 	if err := l.build(); err != nil {
 		return nil, err
+	}
+	if spec.NumDiscrete > 0 {
+		l.discreteOpt = optim.NewAdam(cfg.CriticLR, l.data(l.discreteNames))
 	}
 	l.criticOpt = optim.NewAdam(cfg.CriticLR, l.data(l.criticNames))
 	l.actorOpt = optim.NewAdam(cfg.ActorLR, l.data(l.actorNames))
@@ -182,8 +200,24 @@ func (l *Learner) build() error {
 		qs = append(qs, s.Critic(b, k, true, latent, a))
 	}
 	l.tMinQ, l.tLogp = minQ(qs, B), logp
+	if s.NumDiscrete > 0 {
+		l.tQd, l.tQdTarget = s.DiscreteCritic(b, false, latent), s.DiscreteCritic(b, true, latent)
+	}
 	if l.target, err = compile(b, nil, nil); err != nil {
 		return err
+	}
+
+	// Discrete gripper critic (double DQN): mean_b (Q_d(s, k_b) − y_d)² with
+	// the encoder detached (only the discrete critic's parameters train).
+	if s.NumDiscrete > 0 {
+		b = models.NewGraph(l.Param)
+		l.dObs, l.dOneHot, l.dY = newInput(b, "obs", B, s.StateDim), newInput(b, "onehot", B, s.NumDiscrete), newInput(b, "y", B, 1)
+		qd := s.DiscreteCritic(b, false, s.Encode(b, l.dObs.node))
+		taken := G.Must(G.Sum(G.Must(G.HadamardProd(qd, l.dOneHot.node)), 1))
+		l.dLoss = G.Must(G.Mean(G.Must(G.Square(G.Must(G.Sub(taken, G.Must(G.Reshape(l.dY.node, tensor.Shape{B}))))))))
+		if l.dcritic, err = compile(b, l.dLoss, l.discreteNames); err != nil {
+			return err
+		}
 	}
 
 	// Actor loss (Eq. 2): mean(α·log π(ã|s) − min_k Q_k(s, ã)); the encoder
@@ -298,6 +332,46 @@ func (l *Learner) targets(b *replay.Batch, eps []float32, y []float32) error {
 		}
 		y[i] = float32(float64(b.Reward[i]) + gamma*(1-float64(b.Done[i]))*next)
 	}
+	if n := l.Spec.NumDiscrete; n > 0 {
+		// Double DQN: a* = argmax_k Q_d(s', k) online, valued by the target.
+		qd, qt := values(l.tQd), values(l.tQdTarget)
+		for i := range l.dY.data {
+			row := qd[i*n : (i+1)*n]
+			best := 0
+			for k := range row {
+				if row[k] > row[best] {
+					best = k
+				}
+			}
+			l.dY.data[i] = float32(float64(b.Reward[i]) + gamma*(1-float64(b.Done[i]))*float64(qt[i*n+best]))
+		}
+	}
+	return nil
+}
+
+// discreteStep trains the gripper critic on the batch's gripper commands
+// (the last action column, rounded to an index); targets are in dY.
+func (l *Learner) discreteStep(b *replay.Batch, m *Metrics) error {
+	n, A := l.Spec.NumDiscrete, b.ActionDim
+	copy(l.dObs.data, b.State)
+	clear(l.dOneHot.data)
+	for i := 0; i < b.Size; i++ {
+		k := int(math.Round(float64(b.Action[i*A+A-1])))
+		if k < 0 || k >= n {
+			return fmt.Errorf("sac: gripper action %g of sample %d is not one of 0…%d", b.Action[i*A+A-1], i, n-1)
+		}
+		l.dOneHot.data[i*n+k] = 1
+	}
+	if err := l.dcritic.run(); err != nil {
+		return fmt.Errorf("sac: discrete critic: %w", err)
+	}
+	grads, err := l.dcritic.grads()
+	if err != nil {
+		return err
+	}
+	m.DiscreteCriticLoss = scalar(l.dLoss)
+	m.DiscreteCriticGradNorm = optim.ClipGradNorm(grads, l.cfg.GradClipNorm)
+	l.discreteOpt.Update(grads)
 	return nil
 }
 
@@ -307,7 +381,13 @@ func (l *Learner) criticStep(b *replay.Batch, m *Metrics) error {
 		return err
 	}
 	copy(l.cObs.data, b.State)
-	copy(l.cAct.data, b.Action)
+	if A, n := b.ActionDim, l.Spec.ActionDim; A == n {
+		copy(l.cAct.data, b.Action)
+	} else { // the continuous columns only
+		for i := 0; i < b.Size; i++ {
+			copy(l.cAct.data[i*n:(i+1)*n], b.Action[i*A:i*A+n])
+		}
+	}
 	if err := l.critic.run(); err != nil {
 		return fmt.Errorf("sac: critic: %w", err)
 	}
@@ -319,6 +399,9 @@ func (l *Learner) criticStep(b *replay.Batch, m *Metrics) error {
 	m.MeanQ = scalar(l.cQ) / float64(l.Spec.NumCritics)
 	m.CriticGradNorm = optim.ClipGradNorm(grads, l.cfg.GradClipNorm)
 	l.criticOpt.Update(grads)
+	if l.Spec.NumDiscrete > 0 {
+		return l.discreteStep(b, m)
+	}
 	return nil
 }
 

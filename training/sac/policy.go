@@ -18,6 +18,7 @@ type Policy struct {
 	m            *machine
 	obs          input
 	mean, logStd *G.Node
+	qd           *G.Node // discrete gripper critic, if any
 	out          []float32
 }
 
@@ -25,7 +26,11 @@ type Policy struct {
 func NewPolicy(spec models.SACSpec, params *models.Params, rows int) (*Policy, error) {
 	b := models.NewGraph(params)
 	p := &Policy{spec: spec, rows: rows, obs: newInput(b, "observation.state", rows, spec.StateDim)}
-	p.mean, p.logStd = spec.Actor(b, spec.Encode(b, p.obs.node))
+	latent := spec.Encode(b, p.obs.node)
+	p.mean, p.logStd = spec.Actor(b, latent)
+	if spec.NumDiscrete > 0 {
+		p.qd = spec.DiscreteCritic(b, false, latent)
+	}
 	var err error
 	if p.m, err = compile(b, nil, nil); err != nil {
 		return nil, err
@@ -65,4 +70,21 @@ func (p *Policy) Sample(obs []float32, rng *rand.Rand) ([]float32, error) {
 		p.out[i] = float32(math.Tanh(u))
 	}
 	return p.out, nil
+}
+
+// Gripper returns argmax_k Q_d(s, k) of row i from the last forward pass
+// (HIL-SERL's gripper command), or -1 without a discrete critic.
+func (p *Policy) Gripper(i int) int {
+	if p.qd == nil {
+		return -1
+	}
+	n := p.spec.NumDiscrete
+	row := values(p.qd)[i*n : (i+1)*n]
+	best := 0
+	for k := range row {
+		if row[k] > row[best] {
+			best = k
+		}
+	}
+	return best
 }

@@ -23,7 +23,11 @@ type State struct {
 }
 
 func (l *Learner) optimizers() map[string]*optim.Adam {
-	return map[string]*optim.Adam{"critic": l.criticOpt, "actor": l.actorOpt, "temperature": l.tempOpt}
+	o := map[string]*optim.Adam{"critic": l.criticOpt, "actor": l.actorOpt, "temperature": l.tempOpt}
+	if l.discreteOpt != nil {
+		o["discrete_critic"] = l.discreteOpt
+	}
+	return o
 }
 
 // Snapshot copies the learner's state (not the parameters, which live in

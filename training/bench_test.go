@@ -1,0 +1,69 @@
+package training
+
+import (
+	"math/rand/v2"
+	"testing"
+
+	"github.com/e2hil/e2hil/configs"
+	"github.com/e2hil/e2hil/models"
+	"github.com/e2hil/e2hil/training/replay"
+	"github.com/e2hil/e2hil/training/sac"
+)
+
+// BenchmarkLearnerIteration/State matches sac_iteration_state_ms of
+// shared/bench/reference_torch.py: one HIL-SERL learner iteration with
+// utd_ratio 2 (two critic + discrete gripper-critic updates, Polyak after
+// each), then one actor and one temperature update; batch 256,
+// observation.state 18, 3 continuous actions + a gripper critic over 3
+// discrete actions, latent 256, MLPs [256, 256] of Linear → LayerNorm → SiLU,
+// 2 critics, γ 0.97, τ 0.005. "hilserl" is that work; "e2hil" adds E2HiL's
+// selection (K = 8 policy actions per state through the actor and both
+// critics, B·K = 2048 extra forward rows).
+func BenchmarkLearnerIteration(b *testing.B) {
+	const state, act, batch = 18, 3, 256
+	three := 3
+	low, high := make([]float32, state), make([]float32, state)
+	for i := range low {
+		low[i], high[i] = -1, 1
+	}
+	spec := models.SACSpec{StateDim: state, ActionDim: act, StateLow: low, StateHigh: high, LatentDim: 256,
+		ActorHidden: []int{256, 256}, ActorActivateFinal: true, CriticHidden: []int{256, 256}, CriticActivateFinal: true,
+		NumCritics: 2, StdMin: 1e-5, StdMax: 5, InitFinal: 0.05, NumDiscrete: three}
+	buf, _ := replay.New(10000, state, act+1)
+	rng := rand.New(rand.NewPCG(1, 1))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = float32(rng.NormFloat64())
+		}
+		return v
+	}
+	for i := 0; i < 10000; i++ {
+		a := vec(act + 1)
+		a[act] = float32(rng.IntN(3))
+		buf.Add(replay.Transition{State: vec(state), NextState: vec(state), Action: a, Reward: float32(rng.Float64())})
+	}
+	b.Run("State", func(b *testing.B) {
+		for _, sel := range []string{configs.SelectionNone, configs.SelectionE2HiL} {
+			name := map[string]string{configs.SelectionNone: "hilserl", configs.SelectionE2HiL: "e2hil"}[sel]
+			b.Run(name, func(b *testing.B) {
+				sac.UseBLAS()
+				cfg := configs.DefaultSACConfig()
+				cfg.UTDRatio, cfg.Discount, cfg.NumDiscreteActions, cfg.SampleSelection = 2, 0.97, &three, sel
+				l, err := sac.New(cfg, spec, batch, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := l.Update(buf); err != nil { // warm-up
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := l.Update(buf); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	})
+}
