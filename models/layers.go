@@ -57,15 +57,13 @@ func (b *Graph) Input(name string, rows, cols int) *G.Node {
 // Linear is x·W + b with W stored [in, out] (name.weight, name.bias).
 func (b *Graph) Linear(name string, x *G.Node) *G.Node {
 	y := G.Must(G.Mul(x, b.Param(name+".weight")))
-	return G.Must(G.BroadcastAdd(y, b.Param(name+".bias"), nil, []byte{0}))
+	return G.Must(AddRow(y, b.Param(name+".bias")))
 }
 
 // LayerNorm normalises the last axis then applies name.weight and name.bias
 // (torch nn.LayerNorm, eps 1e-5).
 func (b *Graph) LayerNorm(name string, x *G.Node) *G.Node {
-	y := G.Must(Normalize(x, LayerNormEps))
-	y = G.Must(G.BroadcastHadamardProd(y, b.Param(name+".weight"), nil, []byte{0}))
-	return G.Must(G.BroadcastAdd(y, b.Param(name+".bias"), nil, []byte{0}))
+	return G.Must(LayerNormAffine(x, b.Param(name+".weight"), b.Param(name+".bias"), LayerNormEps))
 }
 
 // LayerNormEps is torch.nn.LayerNorm's default epsilon.

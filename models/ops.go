@@ -37,17 +37,8 @@ func TanhLogJacobian(u *G.Node) (*G.Node, error) { return G.ApplyOp(&elemOp{tanh
 
 var siluFn = &elemFn{
 	name: "SiLU",
-	fwd: func(x, y []float32) {
-		for i, v := range x {
-			y[i] = v / (1 + exp32(-v))
-		}
-	},
-	bwd: func(x, _, dy, dx []float32) {
-		for i, v := range x {
-			s := 1 / (1 + exp32(-v))
-			dx[i] = dy[i] * s * (1 + v*(1-s))
-		}
-	},
+	fwd:  siluRows,
+	bwd:  func(x, _, dy, dx []float32) { siluGradRows(x, dy, dx) },
 }
 
 func clampFn(lo, hi float32) *elemFn {

@@ -99,6 +99,11 @@ func TestOpGradientsFiniteDifference(t *testing.T) {
 	}, func(in ...*G.Node) *G.Node { return G.Must(Clamp(in[0], -1, 1)) })
 	fdCheck(t, "Normalize", [][]int{{3, 6}}, normal, func(in ...*G.Node) *G.Node { return G.Must(Normalize(in[0], 1e-5)) })
 	fdCheck(t, "Min2", [][]int{{5, 1}, {5, 1}}, normal, func(in ...*G.Node) *G.Node { return G.Must(Min2(in[0], in[1])) })
+	fdCheck(t, "AddRow", [][]int{{3, 4}, {1, 4}}, normal, func(in ...*G.Node) *G.Node { return G.Must(AddRow(in[0], in[1])) })
+	fdCheck(t, "LayerNormAffine", [][]int{{3, 6}, {1, 6}, {1, 6}}, normal, func(in ...*G.Node) *G.Node {
+		return G.Must(LayerNormAffine(in[0], in[1], in[2], 1e-5))
+	})
+
 }
 
 func TestOpForwardValues(t *testing.T) {
@@ -163,6 +168,44 @@ func TestNormalizeMatchesLayerNorm(t *testing.T) {
 			want := (float64(e) - m) / math.Sqrt(v+1e-5)
 			if math.Abs(float64(got[r*4+i])-want) > 1e-6 {
 				t.Errorf("row %d[%d] = %g, want %g", r, i, got[r*4+i], want)
+			}
+		}
+	}
+}
+
+// TestRowOpsSplitAcrossCores: on a matrix big enough to be split across
+// goroutines, every row op gives exactly what it gives row by row.
+func TestRowOpsSplitAcrossCores(t *testing.T) {
+	const rows, cols = 130, 128
+	rng := rand.New(rand.NewPCG(3, 3))
+	vec := func(n int) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = normal(rng)
+		}
+		return v
+	}
+	x, dy, g, b := vec(rows*cols), vec(rows*cols), vec(cols), vec(cols)
+	op := &rowOp{eps: 1e-5}
+	for _, c := range []struct {
+		name string
+		f    func(out []float32, x, dy []float32, rows int)
+	}{
+		{"LayerNorm", func(out, x, _ []float32, r int) { layerNormFwd(op, out, [][]float32{x, g, b}, r, cols) }},
+		{"LayerNormGradX", func(out, x, dy []float32, r int) { layerNormGradX(op, out, [][]float32{x, g, dy}, r, cols) }},
+		{"AddRow", func(out, x, _ []float32, r int) { addRowOp.fn(addRowOp, out, [][]float32{x, b}, r, cols) }},
+		{"SiLU", func(out, x, _ []float32, r int) { siluRows(x, out) }},
+		{"SiLUGrad", func(out, x, dy []float32, r int) { siluGradRows(x, dy, out) }},
+	} {
+		full := make([]float32, rows*cols)
+		c.f(full, x, dy, rows)
+		for r := 0; r < rows; r++ {
+			one := make([]float32, cols)
+			c.f(one, x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], 1)
+			for j := range one {
+				if one[j] != full[r*cols+j] {
+					t.Fatalf("%s: row %d col %d: %v split, %v alone", c.name, r, j, full[r*cols+j], one[j])
+				}
 			}
 		}
 	}
