@@ -26,6 +26,13 @@ type SACConfig struct {
 	TargetEntropy            *float64 `json:"target_entropy"` // null → −|A|/2
 	UseBackupEntropy         bool     `json:"use_backup_entropy"`
 	GradClipNorm             float64  `json:"grad_clip_norm"`
+	// NormalizationMapping is LeRobot's {feature type: mode}; e2hil reads
+	// "STATE" ("MIN_MAX" default, or "MEAN_STD").
+	NormalizationMapping map[string]string `json:"normalization_mapping"`
+	// DatasetStats overrides per-feature stats ("observation.state": {"min":
+	// […], "max": […]} or {"mean", "std"}); otherwise the demonstration
+	// dataset's meta/stats.json, else the environment's bounds.
+	DatasetStats map[string]map[string][]float64 `json:"dataset_stats"`
 	// NumDiscreteActions enables the discrete gripper critic (3: close,
 	// stay, open); null disables it.
 	NumDiscreteActions *int `json:"num_discrete_actions"`
@@ -154,6 +161,13 @@ func (c *SACConfig) validate() Problems {
 	p.check(k.StdMax > 0, "policy_kwargs.std_max", "must be > 0, got %g", k.StdMax)
 	p.check(k.StdMin < k.StdMax, "policy_kwargs.std_min", "must be < std_max (%g), got %g", k.StdMax, k.StdMin)
 	p.check(k.InitFinal > 0, "policy_kwargs.init_final", "must be > 0, got %g", k.InitFinal)
+	for k, mode := range c.NormalizationMapping {
+		p.check(mode == "MIN_MAX" || mode == "MEAN_STD" || mode == "IDENTITY", "normalization_mapping."+k,
+			`must be "MIN_MAX", "MEAN_STD" or "IDENTITY", got %q`, mode)
+	}
+	if mode := c.NormalizationMapping["STATE"]; mode == "IDENTITY" {
+		p.check(false, "normalization_mapping.STATE", "IDENTITY is not supported for observation.state; use MIN_MAX or MEAN_STD")
+	}
 	p.check(c.OfflineBufferCapacity >= 1, "offline_buffer_capacity", "must be ≥ 1, got %d", c.OfflineBufferCapacity)
 	p.check(c.NumDiscreteActions == nil || *c.NumDiscreteActions >= 2, "num_discrete_actions",
 		"must be null (no gripper critic) or ≥ 2 (3 for close/stay/open), got %d", c.Discrete())

@@ -3,17 +3,27 @@ package configs
 // TrainConfig is the top-level config of `e2hil train` (LeRobot's
 // TrainRLServerPipelineConfig, trimmed to what e2hil implements).
 type TrainConfig struct {
-	OutputDir      string     `json:"output_dir"`
-	JobName        string     `json:"job_name"`
-	Resume         bool       `json:"resume"`
-	Seed           int64      `json:"seed"`
-	BatchSize      int        `json:"batch_size"`
-	LogFreq        int        `json:"log_freq"`
-	SaveCheckpoint bool       `json:"save_checkpoint"`
-	SaveFreq       int        `json:"save_freq"`
-	Env            EnvConfig  `json:"env"`
-	Policy         SACConfig  `json:"policy"`
-	Eval           EvalConfig `json:"eval"`
+	OutputDir      string `json:"output_dir"`
+	JobName        string `json:"job_name"`
+	Resume         bool   `json:"resume"`
+	Seed           int64  `json:"seed"`
+	BatchSize      int    `json:"batch_size"`
+	LogFreq        int    `json:"log_freq"`
+	SaveCheckpoint bool   `json:"save_checkpoint"`
+	SaveFreq       int    `json:"save_freq"`
+	// Dataset holds the demonstrations for the offline buffer (RLPD); null:
+	// online only.
+	Dataset *DatasetConfig `json:"dataset"`
+	Env     EnvConfig      `json:"env"`
+	Policy  SACConfig      `json:"policy"`
+	Eval    EvalConfig     `json:"eval"`
+}
+
+// DatasetConfig is LeRobot's dataset config: a local LeRobot v3.0 dataset
+// (root; repo_id is recorded only, nothing is downloaded).
+type DatasetConfig struct {
+	RepoID string `json:"repo_id"`
+	Root   string `json:"root"`
 }
 
 // EvalConfig says how a trained policy is evaluated (e2hil's own key).
@@ -52,6 +62,9 @@ func (c *TrainConfig) Validate() error {
 		p.check(c.SaveFreq >= 1, "save_freq", "must be ≥ 1 when save_checkpoint is true, got %d", c.SaveFreq)
 	}
 	p.check(c.Eval.NEpisodes >= 1, "eval.n_episodes", "must be ≥ 1, got %d", c.Eval.NEpisodes)
+	if c.Dataset != nil {
+		p.check(c.Dataset.Root != "", "dataset.root", "must name a local LeRobot dataset directory (e2hil downloads nothing; repo_id %q alone is not enough)", c.Dataset.RepoID)
+	}
 	p.merge("env", c.Env.validate())
 	p.merge("policy", c.Policy.validate())
 	return p.Err()

@@ -56,6 +56,11 @@ type StepResult struct {
 	// terminate_on_success); Truncated: the time limit cut it.
 	Terminated, Truncated bool
 	Success               bool
+	// Intervention: a human overrode the policy this step (teleoperation);
+	// ExecutedAction is then the action the robot actually ran, which is
+	// what the learner stores (HIL-SERL), tagged human.
+	Intervention   bool
+	ExecutedAction []float32
 }
 
 // Robot is a joint-level arm: the simulated SO-101 and the real follower both

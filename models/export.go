@@ -30,7 +30,8 @@ type PolicyExportInfo struct {
 // ExportPolicy writes the deterministic actor as an ONNX model:
 // observation.state [batch, S] (raw, unnormalised) → action [batch, A] =
 // tanh(μ(s)), the same computation as the Gorgonia actor's mean, with the
-// MIN_MAX normalisation folded in so the actor feeds raw observations.
+// MIN_MAX or MEAN_STD normalisation folded in so the actor feeds raw
+// observations.
 func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -63,13 +64,17 @@ func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) 
 		{Key: "e2hil.model", Value: PolicyModelVersion},
 		{Key: "e2hil.parameters", Value: strconv.Itoa(p.Count(p.WithPrefix(PrefixEncoder, PrefixActor)...))},
 		{Key: "fps", Value: strconv.Itoa(info.FPS)},
-		{Key: "normalization_mapping", Value: `{"STATE": "MIN_MAX"}`},
+		{Key: "normalization_mapping", Value: jsonString(map[string]string{"STATE": s.StateNormalizationMode()})},
 		{Key: "observation.state.min", Value: jsonString(s.StateLow)},
 		{Key: "observation.state.max", Value: jsonString(s.StateHigh)},
 		{Key: "observation.state.names", Value: jsonString(s.StateNames)},
 		{Key: "action.names", Value: jsonString(s.ActionNames)},
 		{Key: "action.min", Value: jsonString(info.ActionLow)},
 		{Key: "action.max", Value: jsonString(info.ActionHigh)},
+	}
+	if s.StateNormalizationMode() == NormMeanStd {
+		meta = append(meta, onnx.KV{Key: "observation.state.mean", Value: jsonString(s.StateMean)},
+			onnx.KV{Key: "observation.state.std", Value: jsonString(s.StateStd)})
 	}
 	return onnx.Model{Graph: g, ProducerVersion: version.Version, DocString: "e2hil SAC policy: deterministic action tanh(mean)", Metadata: meta}.Marshal()
 }

@@ -55,7 +55,23 @@ func randomStates(spec models.SACSpec, n int, rng *rand.Rand) []float32 {
 // observations, in one batch and one at a time (the actor's hot path).
 func TestExportedPolicyMatchesGorgonia(t *testing.T) {
 	testtool.RequireORT(t)
-	spec, p := parityPolicy(t)
+	for _, norm := range []string{models.NormMinMax, models.NormMeanStd} {
+		t.Run(norm, func(t *testing.T) {
+			spec, p := parityPolicy(t)
+			if norm == models.NormMeanStd {
+				spec.StateNormalization = norm
+				for i := range spec.StateLow {
+					lo, hi := spec.StateLow[i], spec.StateHigh[i]
+					spec.StateMean = append(spec.StateMean, (lo+hi)/2)
+					spec.StateStd = append(spec.StateStd, (hi-lo)/4+0.01)
+				}
+			}
+			checkParity(t, spec, p)
+		})
+	}
+}
+
+func checkParity(t *testing.T, spec models.SACSpec, p *models.Params) {
 	model, err := spec.ExportPolicy(p, models.PolicyExportInfo{FPS: 10, ActionLow: []float32{-1, -1, -1, 0}, ActionHigh: []float32{1, 1, 1, 2}})
 	if err != nil {
 		t.Fatal(err)

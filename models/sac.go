@@ -22,10 +22,16 @@ type SACSpec struct {
 	StateDim  int `json:"state_dim"`
 	ActionDim int `json:"action_dim"` // continuous action dims
 	// StateLow/High are the MIN_MAX normalisation bounds of observation.state.
-	StateLow    []float32 `json:"state_low"`
-	StateHigh   []float32 `json:"state_high"`
-	StateNames  []string  `json:"state_names"`
-	ActionNames []string  `json:"action_names"`
+	StateLow  []float32 `json:"state_low"`
+	StateHigh []float32 `json:"state_high"`
+	// StateNormalization is LeRobot's normalization_mapping["STATE"]:
+	// "MIN_MAX" (default; to [-1, 1] with StateLow/High) or "MEAN_STD"
+	// (with StateMean/Std).
+	StateNormalization string    `json:"state_normalization,omitempty"`
+	StateMean          []float32 `json:"state_mean,omitempty"`
+	StateStd           []float32 `json:"state_std,omitempty"`
+	StateNames         []string  `json:"state_names"`
+	ActionNames        []string  `json:"action_names"`
 
 	LatentDim           int     `json:"latent_dim"`
 	ActorHidden         []int   `json:"actor_hidden"`
@@ -50,6 +56,15 @@ func (s SACSpec) Validate() error {
 	}
 	if len(s.StateLow) != s.StateDim || len(s.StateHigh) != s.StateDim {
 		errs = append(errs, fmt.Errorf("models: state bounds have %d/%d values, want state_dim %d", len(s.StateLow), len(s.StateHigh), s.StateDim))
+	}
+	switch s.StateNormalization {
+	case "", NormMinMax:
+	case NormMeanStd:
+		if len(s.StateMean) != s.StateDim || len(s.StateStd) != s.StateDim {
+			errs = append(errs, fmt.Errorf("models: MEAN_STD state stats have %d/%d values, want state_dim %d", len(s.StateMean), len(s.StateStd), s.StateDim))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("models: state_normalization %q is not MIN_MAX or MEAN_STD", s.StateNormalization))
 	}
 	if len(s.ActorHidden) == 0 || len(s.CriticHidden) == 0 {
 		errs = append(errs, errors.New("models: actor and critic need at least one hidden layer"))
@@ -165,17 +180,38 @@ func orthogonalColumn(rng *rand.Rand, t *tensor.Dense) {
 	}
 }
 
-// NormalizationScaleShift returns per-dim scale and shift with
-// x·scale + shift = (x − low)/(high − low + 1e-8)·2 − 1 (LeRobot MIN_MAX).
+// Normalisation modes (LeRobot's NormalizationMode).
+const (
+	NormMinMax  = "MIN_MAX"
+	NormMeanStd = "MEAN_STD"
+)
+
+// NormalizationScaleShift returns per-dim scale and shift of observation.state's
+// normalisation, x·scale + shift, as LeRobot's NormalizerProcessorStep:
+// MIN_MAX (x − min)/(max − min + 1e-8)·2 − 1, MEAN_STD (x − mean)/(std + 1e-8).
 func (s SACSpec) NormalizationScaleShift() (scale, shift []float32) {
 	scale = make([]float32, s.StateDim)
 	shift = make([]float32, s.StateDim)
 	for i := range scale {
+		if s.StateNormalization == NormMeanStd {
+			sc := 1 / (float64(s.StateStd[i]) + 1e-8)
+			scale[i] = float32(sc)
+			shift[i] = float32(-float64(s.StateMean[i]) * sc)
+			continue
+		}
 		sc := 2 / (float64(s.StateHigh[i]) - float64(s.StateLow[i]) + 1e-8)
 		scale[i] = float32(sc)
 		shift[i] = float32(-float64(s.StateLow[i])*sc - 1)
 	}
 	return scale, shift
+}
+
+// StateNormalizationMode is StateNormalization with its default.
+func (s SACSpec) StateNormalizationMode() string {
+	if s.StateNormalization == "" {
+		return NormMinMax
+	}
+	return s.StateNormalization
 }
 
 // LogStdBounds are the clamp bounds of the log-std head: LeRobot clamps

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/e2hil/e2hil/configs"
+	"github.com/e2hil/e2hil/dataset"
 	"github.com/e2hil/e2hil/env"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/training/checkpoint"
@@ -96,6 +97,27 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 		return nil, fmt.Errorf("training: policy.num_discrete_actions is %d but env %s/%s has no gripper; set it to null", n, cfg.Env.Type, cfg.Env.Task)
 	}
 	spec := SpecFromEnv(es, cfg.Policy)
+	var dsStats *dataset.Stats
+	if cfg.Dataset != nil {
+		ds, err := dataset.Open(cfg.Dataset.Root)
+		if err != nil {
+			return nil, fmt.Errorf("training: dataset.root: %w", err)
+		}
+		demos, err := Demonstrations(ds, spec.StateDim, spec.ActionDim, spec.NumDiscrete > 0)
+		if err != nil {
+			return nil, err
+		}
+		opts.Offline = append(demos, opts.Offline...)
+		if st, ok := ds.Stats["observation.state"]; ok {
+			dsStats = &st
+		}
+		if opts.Progress != nil {
+			fmt.Fprintf(opts.Progress, "offline buffer: %d demonstration transitions from %s (%d episodes)\n", len(demos), cfg.Dataset.Root, len(ds.Episodes))
+		}
+	}
+	if err := applyNormalization(&spec, cfg.Policy, es, dsStats); err != nil {
+		return nil, err
+	}
 	learner, err := sac.New(cfg.Policy, spec, cfg.BatchSize, uint64(cfg.Seed))
 	if err != nil {
 		return nil, err
@@ -114,6 +136,10 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 	offline, err := replay.New(cfg.Policy.OfflineBufferCapacity, spec.StateDim, nStored)
 	if err != nil {
 		return nil, err
+	}
+	if len(opts.Offline) > cfg.Policy.OfflineBufferCapacity {
+		// LeRobot refuses too; a silently truncated demo set would mislead.
+		return nil, fmt.Errorf("training: %d demonstration transitions exceed policy.offline_buffer_capacity %d", len(opts.Offline), cfg.Policy.OfflineBufferCapacity)
 	}
 	for i, t := range opts.Offline {
 		t.Human = true
@@ -207,10 +233,22 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 		}
 		res.EnvSteps++
 		episodeReturn += step.Reward
-		if err := online.Add(replay.Transition{
+		tr := replay.Transition{
 			State: obs.State, Action: action[:nStored], Reward: float32(step.Reward),
 			NextState: step.Observation.State, Done: step.Terminated,
-		}); err != nil {
+		}
+		if step.Intervention {
+			// The human's executed action is what was done; it goes to both
+			// buffers (HIL-SERL's RLPD with interventions), tagged human.
+			if len(step.ExecutedAction) != len(action) {
+				return nil, fmt.Errorf("training: intervention with %d action values, want %d", len(step.ExecutedAction), len(action))
+			}
+			tr.Action, tr.Human = step.ExecutedAction[:nStored], true
+			if err := offline.Add(tr); err != nil {
+				return nil, err
+			}
+		}
+		if err := online.Add(tr); err != nil {
 			return nil, err
 		}
 		obs = step.Observation
