@@ -11,17 +11,21 @@ import (
 )
 
 // Policy is an exported e2hil policy running in onnxruntime: raw
-// observation.state in, continuous action out, no allocation per step.
+// observation.state in, continuous action out (plus the gripper command when
+// the model has a "gripper" output), no allocation per step.
 type Policy struct {
 	sess     *Session
 	in, out  []float32
+	gripper  []int64   // the model's gripper output, or nil
+	full     []float32 // out + gripper, when the model has one
 	Metadata map[string]string
 }
 
 // Names of the tensors and metadata an exported policy has (models/export.go).
 const (
-	policyInput  = "observation.state"
-	policyOutput = "action"
+	policyInput   = "observation.state"
+	policyOutput  = "action"
+	policyGripper = "gripper"
 )
 
 // LoadPolicy reads an ONNX policy file.
@@ -55,12 +59,21 @@ func NewPolicy(model []byte, opts SessionOptions) (*Policy, error) {
 		sess.Close()
 		return nil, fmt.Errorf("policy model must have input %q and output %q, has %v → %v", policyInput, policyOutput, sess.Inputs(), sess.Outputs())
 	}
+	if g := sess.OutputInt64(policyGripper); g != nil {
+		p.gripper, p.full = g, make([]float32, len(p.out)+1)
+	}
 	return p, nil
 }
 
-// StateDim and ActionDim are the policy's input and output sizes.
-func (p *Policy) StateDim() int  { return len(p.in) }
-func (p *Policy) ActionDim() int { return len(p.out) }
+// StateDim and ActionDim are the policy's input and output sizes (the
+// action includes the gripper command when the model has one).
+func (p *Policy) StateDim() int { return len(p.in) }
+func (p *Policy) ActionDim() int {
+	if p.full != nil {
+		return len(p.full)
+	}
+	return len(p.out)
+}
 
 // StateNames returns the observation.state names the policy was trained on.
 func (p *Policy) StateNames() ([]string, error) {
@@ -71,8 +84,9 @@ func (p *Policy) StateNames() ([]string, error) {
 	return names, nil
 }
 
-// Act returns the action for one observation. The returned slice is the
-// session's output buffer: valid until the next call.
+// Act returns the action for one observation: the continuous values, then
+// the gripper command (0 close, 1 stay, 2 open) if the model has one. The
+// returned slice is reused: valid until the next call.
 func (p *Policy) Act(state []float32) ([]float32, error) {
 	if len(state) != len(p.in) {
 		return nil, fmt.Errorf("policy: observation.state has %d values, the policy wants %d", len(state), len(p.in))
@@ -81,7 +95,12 @@ func (p *Policy) Act(state []float32) ([]float32, error) {
 	if err := p.sess.Run(); err != nil {
 		return nil, err
 	}
-	return p.out, nil
+	if p.full == nil {
+		return p.out, nil
+	}
+	copy(p.full, p.out)
+	p.full[len(p.out)] = float32(p.gripper[0])
+	return p.full, nil
 }
 
 // Close releases the session.

@@ -13,6 +13,9 @@ import (
 const (
 	ONNXInputState   = "observation.state"
 	ONNXOutputAction = "action"
+	// ONNXOutputGripper is the discrete gripper command (int64), when the
+	// policy has a gripper critic.
+	ONNXOutputGripper = "gripper"
 )
 
 // PolicyModelVersion versions the exported policy's graph layout; an actor
@@ -45,6 +48,7 @@ func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) 
 	x = e.op("Add", x, e.const_("norm.shift", shift))
 	x = e.linear("encoder.state", x)
 	x = e.op("Tanh", e.layerNorm("encoder.state_norm", x))
+	latent := x
 	for i := range s.ActorHidden {
 		pre := fmt.Sprintf("actor.net.%d", i)
 		x = e.linear(pre+".linear", x)
@@ -58,11 +62,28 @@ func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) 
 	}
 	g.Node("Tanh", []string{mean}, []string{ONNXOutputAction})
 	g.Output(ONNXOutputAction, -1, int64(s.ActionDim))
+	if s.NumDiscrete > 0 {
+		// HIL-SERL's gripper command: argmax of the discrete critic.
+		h := latent
+		for i := range s.CriticHidden {
+			pre := fmt.Sprintf("discrete_critic.net.%d", i)
+			h = e.linear(pre+".linear", h)
+			if i < len(s.CriticHidden)-1 || s.CriticActivateFinal {
+				h = e.silu(e.layerNorm(pre+".norm", h))
+			}
+		}
+		q := e.linear("discrete_critic.out", h)
+		g.Node("ArgMax", []string{q}, []string{ONNXOutputGripper}, onnx.AttrInt("axis", 1), onnx.AttrInt("keepdims", 0))
+		g.OutputInt64(ONNXOutputGripper, -1)
+		if e.err != nil {
+			return nil, e.err
+		}
+	}
 
 	meta := []onnx.KV{
 		{Key: "e2hil.version", Value: version.Version},
 		{Key: "e2hil.model", Value: PolicyModelVersion},
-		{Key: "e2hil.parameters", Value: strconv.Itoa(p.Count(p.WithPrefix(PrefixEncoder, PrefixActor)...))},
+		{Key: "e2hil.parameters", Value: strconv.Itoa(p.Count(p.WithPrefix(PrefixEncoder, PrefixActor, PrefixDiscrete)...))},
 		{Key: "fps", Value: strconv.Itoa(info.FPS)},
 		{Key: "normalization_mapping", Value: jsonString(map[string]string{"STATE": s.StateNormalizationMode()})},
 		{Key: "observation.state.min", Value: jsonString(s.StateLow)},

@@ -161,3 +161,74 @@ func TestExportRejectsMissingParameter(t *testing.T) {
 		t.Fatal("export of mismatched parameters succeeded")
 	}
 }
+
+// TestExportedGripperMatchesGorgonia: with a discrete gripper critic the
+// export adds output "gripper" = argmax_k Q_d(s, k) (int64), equal to the
+// Gorgonia policy's on 256 random observations, and the continuous action
+// is unchanged.
+func TestExportedGripperMatchesGorgonia(t *testing.T) {
+	testtool.RequireORT(t)
+	spec, _ := parityPolicy(t)
+	spec.NumDiscrete = 3
+	// A cube.z range, so that no feature saturates the encoder (the parity
+	// spec's fixed cube.z makes its latent two-valued).
+	spec.StateHigh = append([]float32(nil), spec.StateHigh...)
+	spec.StateHigh[11] = 0.05
+	p := spec.NewParams(12)
+	rng := rand.New(rand.NewPCG(6, 6))
+	for _, n := range p.WithPrefix(models.PrefixEncoder, models.PrefixActor) {
+		d := p.Data(n)
+		for i := range d {
+			d[i] += float32(0.5 * rng.NormFloat64())
+		}
+	}
+	// No favourite, large spread: all three commands occur.
+	clear(p.Data("discrete_critic.out.bias"))
+	for i := range p.Data("discrete_critic.out.weight") {
+		p.Data("discrete_critic.out.weight")[i] = float32(rng.NormFloat64())
+	}
+	model, err := spec.ExportPolicy(p, models.PolicyExportInfo{FPS: 10, ActionLow: []float32{-1, -1, -1, 0}, ActionHigh: []float32{1, 1, 1, 2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 256
+	obs := randomStates(spec, n, rng)
+	ref, err := sac.NewPolicy(spec, p, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := ref.Deterministic(obs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := inference.NewSession(model, inference.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	out, err := sess.RunBatch(map[string][]float32{models.ONNXInputState: obs}, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen [3]int
+	for i := 0; i < n; i++ {
+		g := ref.Gripper(i)
+		seen[g]++
+		if got := out[models.ONNXOutputGripper][i]; got != float32(g) {
+			t.Fatalf("row %d: onnx gripper %v, gorgonia %d", i, got, g)
+		}
+	}
+	for i := range want {
+		if d := math.Abs(float64(out[models.ONNXOutputAction][i] - want[i])); d > 1e-5 {
+			t.Fatalf("action %d differs by %g", i, d)
+		}
+	}
+	if seen[0]+seen[1] == n || seen[1]+seen[2] == n || seen[0]+seen[2] == n {
+		t.Errorf("gripper choices %v: the check needs all three", seen)
+	}
+	path := filepath.Join(t.TempDir(), "policy.onnx")
+	if err := os.WriteFile(path, model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testtool.CheckONNX(t, path)
+}
