@@ -81,7 +81,7 @@ func (b *Graph) activate(act string, x *G.Node) *G.Node {
 	case ActSiLU:
 		return G.Must(SiLU(x))
 	case ActTanh:
-		return G.Must(G.Tanh(x))
+		return G.Must(Tanh(x))
 	case ActReLU:
 		return G.Must(G.Rectify(x))
 	}

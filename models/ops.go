@@ -26,6 +26,19 @@ type elemFn struct {
 // SiLU is x·σ(x) (PyTorch's nn.SiLU).
 func SiLU(x *G.Node) (*G.Node, error) { return G.ApplyOp(&elemOp{siluFn}, x) }
 
+// Tanh is tanh(x) on the vectorised kernel (Gorgonia's is scalar math32).
+func Tanh(x *G.Node) (*G.Node, error) { return G.ApplyOp(&elemOp{tanhFn}, x) }
+
+var tanhFn = &elemFn{
+	name: "Tanh",
+	fwd:  tanhRows,
+	bwd: func(_, y, dy, dx []float32) {
+		for i, v := range y {
+			dx[i] = dy[i] * (1 - v*v)
+		}
+	},
+}
+
 // Clamp limits x to [lo, hi]; its gradient is zero outside, as torch.clamp.
 func Clamp(x *G.Node, lo, hi float32) (*G.Node, error) {
 	return G.ApplyOp(&elemOp{clampFn(lo, hi)}, x)

@@ -87,6 +87,7 @@ func normal(rng *rand.Rand) float32 { return float32(rng.NormFloat64()) }
 
 func TestOpGradientsFiniteDifference(t *testing.T) {
 	fdCheck(t, "SiLU", [][]int{{3, 4}}, normal, func(in ...*G.Node) *G.Node { return G.Must(SiLU(in[0])) })
+	fdCheck(t, "Tanh", [][]int{{3, 4}}, normal, func(in ...*G.Node) *G.Node { return G.Must(Tanh(in[0])) })
 	fdCheck(t, "TanhLogJacobian", [][]int{{3, 4}}, func(r *rand.Rand) float32 { return 3 * normal(r) },
 		func(in ...*G.Node) *G.Node { return G.Must(TanhLogJacobian(in[0])) })
 	// Clamp: keep values away from the kinks (the FD step would straddle them).
@@ -99,6 +100,7 @@ func TestOpGradientsFiniteDifference(t *testing.T) {
 	}, func(in ...*G.Node) *G.Node { return G.Must(Clamp(in[0], -1, 1)) })
 	fdCheck(t, "Normalize", [][]int{{3, 6}}, normal, func(in ...*G.Node) *G.Node { return G.Must(Normalize(in[0], 1e-5)) })
 	fdCheck(t, "Min2", [][]int{{5, 1}, {5, 1}}, normal, func(in ...*G.Node) *G.Node { return G.Must(Min2(in[0], in[1])) })
+	fdCheck(t, "ConcatCols", [][]int{{3, 4}, {3, 2}}, normal, func(in ...*G.Node) *G.Node { return G.Must(ConcatCols(in[0], in[1])) })
 	fdCheck(t, "AddRow", [][]int{{3, 4}, {1, 4}}, normal, func(in ...*G.Node) *G.Node { return G.Must(AddRow(in[0], in[1])) })
 	fdCheck(t, "LayerNormAffine", [][]int{{3, 6}, {1, 6}, {1, 6}}, normal, func(in ...*G.Node) *G.Node {
 		return G.Must(LayerNormAffine(in[0], in[1], in[2], 1e-5))
@@ -173,9 +175,10 @@ func TestNormalizeMatchesLayerNorm(t *testing.T) {
 	}
 }
 
-// TestRowOpsSplitAcrossCores: on a matrix big enough to be split across
-// goroutines, every row op gives exactly what it gives row by row.
-func TestRowOpsSplitAcrossCores(t *testing.T) {
+// TestRowKernelsMatchRowByRow: on a large matrix every row kernel gives
+// exactly what it gives one row at a time (no cross-row mixing, no
+// vector-tail bugs).
+func TestRowKernelsMatchRowByRow(t *testing.T) {
 	const rows, cols = 130, 128
 	rng := rand.New(rand.NewPCG(3, 3))
 	vec := func(n int) []float32 {

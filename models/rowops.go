@@ -3,9 +3,6 @@ package models
 import (
 	"fmt"
 	"hash"
-	"math"
-	"runtime"
-	"sync"
 
 	"github.com/chewxy/hm"
 	G "gorgonia.org/gorgonia"
@@ -15,7 +12,8 @@ import (
 // Row-wise ops on [rows, cols] matrices with per-column parameters [1, cols]
 // (bias add, LayerNorm with its affine part). Gorgonia's broadcasting ops
 // materialise the repeated row and reduce it again in the backward pass;
-// these work in place on the rows, and split large matrices across cores.
+// these work on the rows in place, with the vectorised kernels of
+// kernels.go.
 
 // rowOp is a float32 op whose output has the shape of its first input
 // (or [1, cols] when colOut), computed by fn.
@@ -90,41 +88,12 @@ func (op *rowOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 	return op.diff(op, in, out, grad)
 }
 
-// parallelRows runs f over row ranges, on all cores when the matrix is big
-// enough to pay for the goroutines.
-func parallelRows(rows, cols int, f func(r0, r1 int)) {
-	n := runtime.GOMAXPROCS(0)
-	if n < 2 || rows*cols < 1<<14 || rows < 2 {
-		f(0, rows)
-		return
-	}
-	n = min(n, rows)
-	var wg sync.WaitGroup
-	per := (rows + n - 1) / n
-	for r := 0; r < rows; r += per {
-		wg.Add(1)
-		go func(r0, r1 int) {
-			defer wg.Done()
-			f(r0, r1)
-		}(r, min(r+per, rows))
-	}
-	wg.Wait()
-}
-
 // AddRow is x + b with b [1, cols] added to every row.
 func AddRow(x, b *G.Node) (*G.Node, error) { return G.ApplyOp(addRowOp, x, b) }
 
 var addRowOp = &rowOp{name: "AddRow", arity: 2,
 	fn: func(_ *rowOp, y []float32, in [][]float32, rows, cols int) {
-		x, b := in[0], in[1]
-		parallelRows(rows, cols, func(r0, r1 int) {
-			for r := r0; r < r1; r++ {
-				xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
-				for j, v := range xr {
-					yr[j] = v + b[j]
-				}
-			}
-		})
+		addRowKernel(in[0], in[1], y, rows, cols)
 	},
 	diff: func(_ *rowOp, in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 		db, err := G.ApplyOp(colSumOp, grad)
@@ -136,16 +105,7 @@ var addRowOp = &rowOp{name: "AddRow", arity: 2,
 // broadcast), accumulating in float64.
 var colSumOp = &rowOp{name: "ColSum", arity: 1, colOut: true,
 	fn: func(_ *rowOp, y []float32, in [][]float32, rows, cols int) {
-		acc := make([]float64, cols)
-		g := in[0]
-		for r := 0; r < rows; r++ {
-			for j, v := range g[r*cols : (r+1)*cols] {
-				acc[j] += float64(v)
-			}
-		}
-		for j := range y {
-			y[j] = float32(acc[j])
-		}
+		colSumKernel(in[0], y, rows, cols)
 	},
 }
 
@@ -159,16 +119,7 @@ func LayerNormAffine(x, gamma, beta *G.Node, eps float32) (*G.Node, error) {
 }
 
 func layerNormFwd(op *rowOp, y []float32, in [][]float32, rows, cols int) {
-	x, g, b := in[0], in[1], in[2]
-	parallelRows(rows, cols, func(r0, r1 int) {
-		for r := r0; r < r1; r++ {
-			xr, yr := x[r*cols:(r+1)*cols], y[r*cols:(r+1)*cols]
-			mean, rstd := rowStats(xr, op.eps)
-			for j, v := range xr {
-				yr[j] = (v-mean)*rstd*g[j] + b[j]
-			}
-		}
-	})
+	layerNormKernel(in[0], in[1], in[2], y, rows, cols, op.eps)
 }
 
 func layerNormDiff(op *rowOp, in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
@@ -187,63 +138,116 @@ func layerNormDiff(op *rowOp, in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 // layerNormGradX: with x̂ the normalised row and h = γ·dy,
 // dx = rstd·(h − mean(h) − x̂·mean(h·x̂)).
 func layerNormGradX(op *rowOp, dx []float32, in [][]float32, rows, cols int) {
-	x, g, dy := in[0], in[1], in[2]
-	parallelRows(rows, cols, func(r0, r1 int) {
-		for r := r0; r < r1; r++ {
-			xr, dyr, dxr := x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols], dx[r*cols:(r+1)*cols]
-			mean, rstd := rowStats(xr, op.eps)
-			var mh, mhx float64
-			for j, v := range xr {
-				h := float64(dyr[j]) * float64(g[j])
-				mh += h
-				mhx += h * float64((v-mean)*rstd)
-			}
-			mh /= float64(cols)
-			mhx /= float64(cols)
-			for j, v := range xr {
-				h := float64(dyr[j]) * float64(g[j])
-				dxr[j] = rstd * float32(h-mh-float64((v-mean)*rstd)*mhx)
-			}
-		}
-	})
+	layerNormGradXKernel(in[0], in[1], in[2], dx, rows, cols, op.eps)
 }
 
 // layerNormGradGamma: dγ_j = Σ_rows dy·x̂.
 func layerNormGradGamma(op *rowOp, dg []float32, in [][]float32, rows, cols int) {
-	x, dy := in[0], in[1]
-	acc := make([]float64, cols)
-	for r := 0; r < rows; r++ {
-		xr, dyr := x[r*cols:(r+1)*cols], dy[r*cols:(r+1)*cols]
-		mean, rstd := rowStats(xr, op.eps)
-		for j, v := range xr {
-			acc[j] += float64(dyr[j]) * float64((v-mean)*rstd)
-		}
-	}
-	for j := range dg {
-		dg[j] = float32(acc[j])
-	}
+	layerNormGradGammaKernel(in[0], in[1], dg, rows, cols, op.eps)
 }
 
-// SiLUFast is SiLU split across cores for large inputs.
-func siluRows(x, y []float32) {
-	parallelRows(len(x)/256+1, 256, func(r0, r1 int) {
-		lo, hi := min(r0*256, len(x)), min(r1*256, len(x))
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			y[i] = v / (1 + float32(math.Exp(float64(-v))))
-		}
-	})
+// ConcatCols joins [rows, a] and [rows, b] into [rows, a+b] (the critic's
+// [latent, action] input); Gorgonia's Concat walks both with a generic
+// iterator.
+func ConcatCols(x, y *G.Node) (*G.Node, error) {
+	if x.Shape().Dims() != 2 || y.Shape().Dims() != 2 || x.Shape()[0] != y.Shape()[0] {
+		return nil, fmt.Errorf("models: ConcatCols of shapes %v and %v", x.Shape(), y.Shape())
+	}
+	return G.ApplyOp(&concatColsOp{a: x.Shape()[1], b: y.Shape()[1]}, x, y)
 }
 
-// siluGradRows: d/dx x·σ(x) = σ(x)·(1 + x·(1 − σ(x))); σ = y/x when x ≠ 0
-// would lose precision near 0, so σ is recomputed.
-func siluGradRows(x, dy, dx []float32) {
-	parallelRows(len(x)/256+1, 256, func(r0, r1 int) {
-		lo, hi := min(r0*256, len(x)), min(r1*256, len(x))
-		for i := lo; i < hi; i++ {
-			v := x[i]
-			s := 1 / (1 + float32(math.Exp(float64(-v))))
-			dx[i] = dy[i] * s * (1 + v*(1-s))
-		}
-	})
+type concatColsOp struct{ a, b int }
+
+func (op *concatColsOp) Arity() int { return 2 }
+func (op *concatColsOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a, a)
+}
+func (op *concatColsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{s[0], op.a + op.b}, nil
+}
+func (op *concatColsOp) Do(in ...G.Value) (G.Value, error) {
+	rows := in[0].Shape()[0]
+	return op.UsePreallocDo(tensor.New(tensor.WithShape(rows, op.a+op.b), tensor.Of(tensor.Float32)), in...)
+}
+func (op *concatColsOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	vs, err := f32s(in...)
+	if err != nil {
+		return nil, err
+	}
+	out, err := f32(prealloc)
+	if err != nil {
+		return nil, err
+	}
+	w := op.a + op.b
+	for r := 0; r < in[0].Shape()[0]; r++ {
+		copy(out[r*w:r*w+op.a], vs[0][r*op.a:(r+1)*op.a])
+		copy(out[r*w+op.a:(r+1)*w], vs[1][r*op.b:(r+1)*op.b])
+	}
+	return prealloc, nil
+}
+func (op *concatColsOp) ReturnsPtr() bool      { return false }
+func (op *concatColsOp) CallsExtern() bool     { return false }
+func (op *concatColsOp) OverwritesInput() int  { return -1 }
+func (op *concatColsOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "ConcatCols{%d,%d}", op.a, op.b) }
+func (op *concatColsOp) Hashcode() uint32      { return hashOf(op) }
+func (op *concatColsOp) String() string        { return fmt.Sprintf("ConcatCols{%d,%d}", op.a, op.b) }
+func (op *concatColsOp) DiffWRT(int) []bool    { return []bool{true, true} }
+func (op *concatColsOp) SymDiff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+	dx, err := G.ApplyOp(&colsOp{from: 0, to: op.a, width: op.a + op.b}, grad)
+	if err != nil {
+		return nil, err
+	}
+	dy, err := G.ApplyOp(&colsOp{from: op.a, to: op.a + op.b, width: op.a + op.b}, grad)
+	return G.Nodes{dx, dy}, err
+}
+
+// colsOp takes columns [from, to) of a [rows, width] matrix.
+type colsOp struct{ from, to, width int }
+
+func (op *colsOp) Arity() int { return 1 }
+func (op *colsOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a)
+}
+func (op *colsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{s[0], op.to - op.from}, nil
+}
+func (op *colsOp) Do(in ...G.Value) (G.Value, error) {
+	return op.UsePreallocDo(tensor.New(tensor.WithShape(in[0].Shape()[0], op.to-op.from), tensor.Of(tensor.Float32)), in...)
+}
+func (op *colsOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	x, err := f32(in[0])
+	if err != nil {
+		return nil, err
+	}
+	out, err := f32(prealloc)
+	if err != nil {
+		return nil, err
+	}
+	n := op.to - op.from
+	for r := 0; r < in[0].Shape()[0]; r++ {
+		copy(out[r*n:(r+1)*n], x[r*op.width+op.from:r*op.width+op.to])
+	}
+	return prealloc, nil
+}
+func (op *colsOp) ReturnsPtr() bool     { return false }
+func (op *colsOp) CallsExtern() bool    { return false }
+func (op *colsOp) OverwritesInput() int { return -1 }
+func (op *colsOp) WriteHash(h hash.Hash) {
+	fmt.Fprintf(h, "Cols{%d,%d,%d}", op.from, op.to, op.width)
+}
+func (op *colsOp) Hashcode() uint32   { return hashOf(op) }
+func (op *colsOp) String() string     { return fmt.Sprintf("Cols{%d:%d}", op.from, op.to) }
+func (op *colsOp) DiffWRT(int) []bool { return []bool{false} }
+func (op *colsOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("models: Cols is a gradient op and is not differentiated")
 }

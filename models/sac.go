@@ -230,7 +230,7 @@ func (s SACSpec) Encode(b *Graph, state *G.Node) *G.Node {
 	x := G.Must(G.BroadcastHadamardProd(state, constRow(b, "norm.scale", scale), nil, []byte{0}))
 	x = G.Must(G.BroadcastAdd(x, constRow(b, "norm.shift", shift), nil, []byte{0}))
 	x = b.Linear("encoder.state", x)
-	return G.Must(G.Tanh(b.LayerNorm("encoder.state_norm", x)))
+	return G.Must(Tanh(b.LayerNorm("encoder.state_norm", x)))
 }
 
 // Actor returns the Gaussian's mean and clamped log-std [B, A] (pre-tanh).
@@ -245,7 +245,7 @@ func (s SACSpec) Actor(b *Graph, latent *G.Node) (mean, logStd *G.Node) {
 // Critic returns Q [B, 1] of critic k (or its target) for latent and action.
 func (s SACSpec) Critic(b *Graph, k int, target bool, latent, action *G.Node) *G.Node {
 	pre := CriticPrefix(k, target)
-	x := G.Must(G.Concat(1, latent, action))
+	x := G.Must(ConcatCols(latent, action))
 	h := b.MLP(pre+".net", x, len(s.CriticHidden), s.CriticActivateFinal, ActSiLU)
 	return b.Linear(pre+".out", h)
 }

@@ -93,7 +93,7 @@ func values(n *G.Node) []float32 { return n.Value().Data().([]float32) }
 func squashedSample(mean, logStd, eps *G.Node) (action, logp *G.Node) {
 	std := G.Must(G.Exp(logStd))
 	u := G.Must(G.Add(mean, G.Must(G.HadamardProd(std, eps))))
-	action = G.Must(G.Tanh(u))
+	action = G.Must(models.Tanh(u))
 	halfLog2Pi := G.NewConstant(float32(0.5 * math.Log(2*math.Pi)))
 	half := G.NewConstant(float32(0.5))
 	gauss := G.Must(G.Add(G.Must(G.HadamardProd(G.Must(G.Square(eps)), half)), logStd)) // ε²/2 + log σ
