@@ -25,21 +25,18 @@ func NewAdam(lr float64, params [][]float32) *Adam {
 }
 
 // Update applies one step with grads (same layout as the parameters):
-// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε).
+// m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², p ← p − lr/(1−β₁ᵗ) · m / (√v/√(1−β₂ᵗ) + ε),
+// in float32 like torch (a vectorised C loop, kernel.go).
 func (a *Adam) Update(grads [][]float32) {
 	a.Step++
 	bc1 := 1 - math.Pow(a.Beta1, float64(a.Step))
 	bc2 := math.Sqrt(1 - math.Pow(a.Beta2, float64(a.Step)))
 	stepSize := a.LR / bc1
-	b1, b2 := float32(a.Beta1), float32(a.Beta2)
 	for i, p := range a.params {
-		g, m, v := grads[i], a.M[i], a.V[i]
-		for j := range p {
-			m[j] = b1*m[j] + (1-b1)*g[j]
-			v[j] = b2*v[j] + (1-b2)*g[j]*g[j]
-			denom := math.Sqrt(float64(v[j]))/bc2 + a.Eps
-			p[j] -= float32(stepSize * float64(m[j]) / denom)
+		if len(grads[i]) != len(p) {
+			panic("optim: Adam.Update: gradient and parameter sizes differ")
 		}
+		adamKernel(p, grads[i], a.M[i], a.V[i], float32(a.Beta1), float32(a.Beta2), float32(stepSize), float32(bc2), float32(a.Eps))
 	}
 }
 
