@@ -21,7 +21,7 @@ func Demo() *cli.Command {
 		UsageText: "e2hil demo [--output_dir DIR] [--config_path FILE] [--set key=value ...]\n\n" +
 			"example: e2hil demo --set policy.online_steps=3000",
 		Description: "The main job, end to end on the embedded default (a simulated SO-101 touching a cube):\n" +
-			"  1. train a SAC policy with Gorgonia            → DIR/checkpoint/\n" +
+			"  1. train a SAC policy with Gorgonia, E2HiL sample selection on → DIR/checkpoint/\n" +
 			"  2. export it to ONNX                          → DIR/policy.onnx\n" +
 			"  3. evaluate a uniform-random policy and the ONNX policy (onnxruntime) on the same\n" +
 			"     eval.n_episodes unseen cube positions; the policy's episodes → DIR/dataset/ (LeRobot v3.0)\n" +
@@ -65,8 +65,8 @@ func runDemo(c *cli.Context) error {
 	}
 	defer e.Close(c.Context)
 
-	fmt.Fprintf(w, "== 1/4 train: SAC (Gorgonia + OpenBLAS) on the simulated SO-101, task %s, %d env steps (%s)\n",
-		cfg.Env.Task, cfg.Policy.OnlineSteps, l.Source)
+	fmt.Fprintf(w, "== 1/4 train: SAC (Gorgonia + OpenBLAS), sample selection %q, on the simulated SO-101, task %s, %d env steps (%s)\n",
+		cfg.Policy.SampleSelection, cfg.Env.Task, cfg.Policy.OnlineSteps, l.Source)
 	if _, err := training.Run(c.Context, e, cfg, training.Options{CheckpointDir: ckpt, Progress: c.App.ErrWriter}); err != nil {
 		return err
 	}
