@@ -6,6 +6,7 @@ import (
 
 	"math/rand/v2"
 	"os"
+	"sync/atomic"
 
 	"github.com/e2hil/e2hil/models/onnx"
 )
@@ -13,12 +14,20 @@ import (
 // Policy is an exported e2hil policy running in onnxruntime: raw
 // observation.state in, continuous action out (plus the gripper command when
 // the model has a "gripper" output), no allocation per step.
+//
+// Act, Close and Metadata belong to the control loop's goroutine; Swap may be
+// called from any goroutine (the learner's parameter stream) and takes effect
+// at the next Act.
 type Policy struct {
 	sess     *Session
 	in, out  []float32
 	gripper  []int64   // the model's gripper output, or nil
 	full     []float32 // out + gripper, when the model has one
 	Metadata map[string]string
+	opts     SessionOptions
+	pending  atomic.Pointer[Policy] // a swapped-in policy not yet in use
+	// Swaps counts the policies swapped in so far.
+	Swaps int
 }
 
 // Names of the tensors and metadata an exported policy has (models/export.go).
@@ -54,7 +63,7 @@ func NewPolicy(model []byte, opts SessionOptions) (*Policy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Policy{sess: sess, in: sess.Input(policyInput), out: sess.Output(policyOutput), Metadata: meta}
+	p := &Policy{sess: sess, in: sess.Input(policyInput), out: sess.Output(policyOutput), Metadata: meta, opts: opts}
 	if p.in == nil || p.out == nil {
 		sess.Close()
 		return nil, fmt.Errorf("policy model must have input %q and output %q, has %v → %v", policyInput, policyOutput, sess.Inputs(), sess.Outputs())
@@ -91,6 +100,11 @@ func (p *Policy) Act(state []float32) ([]float32, error) {
 	if len(state) != len(p.in) {
 		return nil, fmt.Errorf("policy: observation.state has %d values, the policy wants %d", len(state), len(p.in))
 	}
+	if np := p.pending.Swap(nil); np != nil {
+		p.sess.Close()
+		p.sess, p.in, p.out, p.gripper, p.full, p.Metadata = np.sess, np.in, np.out, np.gripper, np.full, np.Metadata
+		p.Swaps++
+	}
 	copy(p.in, state)
 	if err := p.sess.Run(); err != nil {
 		return nil, err
@@ -103,8 +117,34 @@ func (p *Policy) Act(state []float32) ([]float32, error) {
 	return p.full, nil
 }
 
-// Close releases the session.
-func (p *Policy) Close() error { return p.sess.Close() }
+// Swap loads a new policy (ONNX bytes, e.g. pushed by the learner) to be
+// used from the next Act on, without stopping the loop. The new model must
+// take the same observation.state and give the same action; otherwise it is
+// refused and the running policy stays.
+func (p *Policy) Swap(model []byte) error {
+	np, err := NewPolicy(model, p.opts)
+	if err != nil {
+		return fmt.Errorf("swap policy: %w", err)
+	}
+	if np.StateDim() != len(p.in) || np.ActionDim() != p.ActionDim() ||
+		np.Metadata["observation.state.names"] != p.Metadata["observation.state.names"] {
+		np.Close()
+		return fmt.Errorf("swap policy: the new model maps %d state values (%s) to %d actions; the running one %d (%s) to %d",
+			np.StateDim(), np.Metadata["observation.state.names"], np.ActionDim(), len(p.in), p.Metadata["observation.state.names"], p.ActionDim())
+	}
+	if old := p.pending.Swap(np); old != nil {
+		old.Close() // superseded before it was used
+	}
+	return nil
+}
+
+// Close releases the session (and a swapped-in one not yet used).
+func (p *Policy) Close() error {
+	if np := p.pending.Swap(nil); np != nil {
+		np.Close()
+	}
+	return p.sess.Close()
+}
 
 // RandomPolicy draws uniform actions in [-1, 1]: the baseline a trained
 // policy is compared against.
