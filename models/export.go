@@ -100,6 +100,31 @@ func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) 
 	return onnx.Model{Graph: g, ProducerVersion: version.Version, DocString: "e2hil SAC policy: deterministic action tanh(mean)", Metadata: meta}.Marshal()
 }
 
+// ActionLow and ActionHigh bound the policy's action: tanh's [-1, 1] per
+// continuous value, then the gripper index 0…NumDiscrete−1 if any.
+func (s SACSpec) ActionLow() []float32 {
+	out := make([]float32, s.ActionDim, s.ActionDim+1)
+	for i := range out {
+		out[i] = -1
+	}
+	if s.NumDiscrete > 0 {
+		out = append(out, 0)
+	}
+	return out
+}
+
+// ActionHigh: see ActionLow.
+func (s SACSpec) ActionHigh() []float32 {
+	out := make([]float32, s.ActionDim, s.ActionDim+1)
+	for i := range out {
+		out[i] = 1
+	}
+	if s.NumDiscrete > 0 {
+		out = append(out, float32(s.NumDiscrete-1))
+	}
+	return out
+}
+
 func jsonString(v any) string {
 	b, _ := json.Marshal(v) // slices of numbers and strings always marshal
 	return string(b)

@@ -21,9 +21,10 @@ func ExportONNX() *cli.Command {
 		Usage: "export a trained checkpoint's policy to ONNX for the onnxruntime actor",
 		UsageText: "e2hil export-onnx --checkpoint DIR --out FILE.onnx|DIR\n\n" +
 			"example: e2hil export-onnx --checkpoint outputs/train/sim_touch_cube/checkpoints/last --out policy.onnx",
-		Description: "Writes the deterministic policy: input observation.state [batch, S] (raw; the MIN_MAX\n" +
-			"normalisation is inside the model), output action [batch, 3] = tanh(mean). metadata_props\n" +
-			"carry the normalisation bounds, feature names, fps, action bounds and versions.",
+		Description: "Writes the deterministic policy: input observation.state [batch, S] (raw; the MIN_MAX or\n" +
+			"MEAN_STD normalisation is inside the model), output action [batch, A] = tanh(mean), and with a\n" +
+			"gripper critic output gripper [batch] (int64 argmax: 0 close, 1 stay, 2 open). metadata_props\n" +
+			"carry the normalisation stats, feature names, fps, action bounds and versions.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint directory written by e2hil train", Required: true},
 			&cli.StringFlag{Name: "out", Usage: "output .onnx file, or a directory (then DIR/policy.onnx)", Required: true},
@@ -49,9 +50,8 @@ func exportPolicy(ckpt, dst string, w io.Writer) (string, error) {
 	if !strings.HasSuffix(dst, ".onnx") {
 		dst = filepath.Join(dst, "policy.onnx")
 	}
-	env := c.Config.Env
 	model, err := c.Spec.ExportPolicy(c.Params, models.PolicyExportInfo{
-		FPS: env.FPS, ActionLow: []float32{-1, -1, -1, 0}, ActionHigh: []float32{1, 1, 1, 2},
+		FPS: c.Config.Env.FPS, ActionLow: c.Spec.ActionLow(), ActionHigh: c.Spec.ActionHigh(),
 	})
 	if err != nil {
 		return "", err
@@ -69,11 +69,12 @@ func exportPolicy(ckpt, dst string, w io.Writer) (string, error) {
 	meta, _ := onnx.ReadMetadata(model)
 	fmt.Fprintf(w, "exported %s (%d bytes, opset %d, %s parameters)\n", dst, len(model), onnx.DefaultOpset, meta["e2hil.parameters"])
 	for _, v := range ins {
-		fmt.Fprintf(w, "  input  %-20s float32 %s\n", v.Name, dimsString(v.Dims))
+		fmt.Fprintf(w, "  input  %-20s %-7s %s\n", v.Name, v.Type, dimsString(v.Dims))
 	}
 	for _, v := range outs {
-		fmt.Fprintf(w, "  output %-20s float32 %s\n", v.Name, dimsString(v.Dims))
+		fmt.Fprintf(w, "  output %-20s %-7s %s\n", v.Name, v.Type, dimsString(v.Dims))
 	}
+	fmt.Fprintf(w, "  state normalisation %s; metadata: %d entries\n", c.Spec.StateNormalizationMode(), len(meta))
 	return dst, nil
 }
 
