@@ -287,7 +287,7 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 			}
 			saveDue = false
 		}
-		prog.update(res, m, rate(recent))
+		prog.update(res, m, rate(recent), mean(returns))
 	}
 	res.RecentSuccessRate = rate(recent)
 	res.RecentReturn = mean(returns)

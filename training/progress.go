@@ -32,7 +32,7 @@ func newProgress(w io.Writer, total int) *progress {
 	return p
 }
 
-func (p *progress) update(r *Result, m sac.Metrics, success float64) {
+func (p *progress) update(r *Result, m sac.Metrics, success, ret float64) {
 	if p.w == nil {
 		return
 	}
@@ -43,8 +43,8 @@ func (p *progress) update(r *Result, m sac.Metrics, success float64) {
 	rate := float64(r.EnvSteps-p.lastStep) / now.Sub(p.last).Seconds()
 	p.last, p.lastStep = now, r.EnvSteps
 	eta := time.Duration(float64(p.total-r.EnvSteps) / rate * float64(time.Second)).Round(time.Second)
-	line := fmt.Sprintf("train %5.1f%% step %d/%d | ep %d | success(last 20) %3.0f%% | critic %.4f actor %+.3f α %.4f H %+.2f | %.0f steps/s | eta %s",
-		100*float64(r.EnvSteps)/float64(p.total), r.EnvSteps, p.total, r.Episodes, 100*success,
+	line := fmt.Sprintf("train %5.1f%% step %d/%d | ep %d | success(last 20) %3.0f%% return(last 10) %.1f | critic %.4f actor %+.3f α %.4f H %+.2f | %.0f steps/s | eta %s",
+		100*float64(r.EnvSteps)/float64(p.total), r.EnvSteps, p.total, r.Episodes, 100*success, ret,
 		m.CriticLoss, m.ActorLoss, m.Temperature, m.Entropy, rate, eta)
 	if m.Selection {
 		line += fmt.Sprintf(" | e2hil keep %.0f%%", 100*m.KeepRatio)
