@@ -41,6 +41,7 @@ require (
 	github.com/zeebo/xxh3 v1.0.2 // indirect
 	go.bug.st/serial v1.8.0 // indirect
 	go4.org/unsafe/assume-no-moving-gc v0.0.0-20231121144256-b99613f794b6 // indirect
+	gocv.io/x/gocv v0.31.0 // indirect
 	golang.org/x/exp v0.0.0-20240222234643-814bf88cf225 // indirect
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/mod v0.41.0 // indirect

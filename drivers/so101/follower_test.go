@@ -58,8 +58,7 @@ func testFollowerConfig(port, dir string, useDegrees bool) FollowerConfig {
 	c.CalibrationDir = dir
 	c.ID = "test_arm"
 	c.UseDegrees = useDegrees
-	c.TorqueOffOnSignal = false
-	c.Bus.LatencyTimer = 10 * time.Millisecond
+	c.TorqueOffOnSignal = false // TestSignalDisablesTorque turns it on
 	return c
 }
 
@@ -661,5 +660,32 @@ func TestLeader(t *testing.T) {
 	}
 	if emu.Servo(1).Register(ft.TorqueEnable) != 0 {
 		t.Error("torque still on")
+	}
+}
+
+// BenchmarkReadJoints is one follower observation (one SYNC_READ of six
+// servos over the pty emulator, normalised).
+func BenchmarkReadJoints(b *testing.B) {
+	emu, _ := startEmulator(b)
+	dir := b.TempDir()
+	if err := SaveCalibration(dir+"/None.json", wantCalibration(), MotorNames); err != nil {
+		b.Fatal(err)
+	}
+	cfg := testFollowerConfig(emu.Path(), dir, true)
+	cfg.ID = ""
+	f, err := NewFollower(cfg, newOperator(b, emu)) // ENTER: write the file to the motors
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := f.Connect(ctx); err != nil {
+		b.Fatal(err)
+	}
+	defer f.Disconnect(ctx)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.ReadJoints(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -89,8 +89,10 @@ func FuzzSafety(f *testing.F) {
 		cfg.TorqueOffOnSignal = false
 		// Short deadlines keep silent servos cheap, yet leave room for a
 		// loaded machine; the retry logic itself is tested elsewhere.
+		// Retries on the setup transactions keep a busy machine from
+		// failing the connect, which runs before any fault.
 		cfg.Bus.LatencyTimer = 25 * time.Millisecond
-		cfg.Bus.Retries.SyncRead = 2
+		cfg.Bus.Retries = ft.Retries{Ping: 3, Read: 3, Write: 3, SyncRead: 2}
 		if flags&2 != 0 {
 			cfg.MaxRelativeTarget = MaxRelativeTarget{All: 1 + float64(p.u8()%50)}
 		}
