@@ -6,6 +6,18 @@ import "math"
 const (
 	// EnvSim is e2hil's built-in simulated SO-101 (drivers/sim).
 	EnvSim = "sim"
+	// EnvPendulum is Gymnasium's Pendulum-v1 (drivers/sim), the learner's
+	// sanity benchmark. It has no robot: robot, reward_type and processor do
+	// not apply to it.
+	EnvPendulum = "pendulum"
+)
+
+// Pendulum-v1's fixed task name and timing: dt is 0.05 s, and Gymnasium's
+// TimeLimit truncates an episode after 200 steps.
+const (
+	PendulumTask            = "pendulum"
+	PendulumFPS             = 20
+	PendulumMaxEpisodeSteps = 200
 )
 
 // Reward types of the simulator.
@@ -15,10 +27,12 @@ const (
 )
 
 // EnvConfig mirrors LeRobot's HILSerlRobotEnvConfig (env.type
-// "gym_manipulator"), with e2hil's built-in simulator as type "sim".
+// "gym_manipulator"), with e2hil's built-in simulator as type "sim" and
+// Gymnasium's Pendulum-v1 as type "pendulum".
 type EnvConfig struct {
 	Type string `json:"type"`
-	// Task names the sim task ("touch_cube"), or the task string recorded in datasets.
+	// Task names the sim task ("touch_cube"; "pendulum" for type
+	// "pendulum"), or the task string recorded in datasets.
 	Task string `json:"task"`
 	FPS  int    `json:"fps"`
 	// RewardType is "sparse" or "dense" (sim only).
@@ -111,18 +125,31 @@ func DefaultEnvConfig() EnvConfig {
 	}
 }
 
-// MaxEpisodeSteps is the episode time limit in steps.
+// MaxEpisodeSteps is the episode time limit in steps: fps·control_time_s,
+// or Pendulum-v1's fixed 200.
 func (c *EnvConfig) MaxEpisodeSteps() int {
+	if c.Type == EnvPendulum {
+		return PendulumMaxEpisodeSteps
+	}
 	return int(math.Round(c.Processor.Reset.ControlTimeS * float64(c.FPS)))
 }
 
 func (c *EnvConfig) validate() Problems {
 	var p Problems
-	p.check(c.Type == EnvSim, "type", `must be %q (the built-in simulator; real robots arrive with the hardware drivers), got %q`, EnvSim, c.Type)
-	if c.Type == EnvSim {
+	switch c.Type {
+	case EnvPendulum:
+		// Pendulum-v1's dynamics fix its rate and time limit; nothing else
+		// (robot, processor) applies.
+		p.check(c.Task == PendulumTask, "task", `must be %q with env.type %q, got %q`, PendulumTask, EnvPendulum, c.Task)
+		p.check(c.FPS == PendulumFPS, "fps", "must be %d with env.type %q (Pendulum-v1's dt is 0.05 s), got %d", PendulumFPS, EnvPendulum, c.FPS)
+		return p
+	case EnvSim:
 		p.check(c.Task == "touch_cube", "task", `unknown sim task %q (available: "touch_cube")`, c.Task)
 		p.check(c.Robot.Type == "so101_sim", "robot.type", `must be "so101_sim" with env.type "sim", got %q`, c.Robot.Type)
 		p.check(c.RewardType == RewardSparse || c.RewardType == RewardDense, "reward_type", `must be "sparse" or "dense", got %q`, c.RewardType)
+	default:
+		p.check(false, "type", `must be %q (the built-in simulated SO-101) or %q (Gymnasium's Pendulum-v1); real robots arrive with the hardware drivers; got %q`,
+			EnvSim, EnvPendulum, c.Type)
 	}
 	p.check(c.FPS >= 1, "fps", "must be ≥ 1, got %d", c.FPS)
 	r := c.Processor.Reset

@@ -8,4 +8,7 @@
 // The arm is kinematic: a goal is reached within the control period (a real
 // STS3215 at its default acceleration covers one 2 cm end-effector step in
 // well under 100 ms). Everything is deterministic for a seed.
+//
+// The package also holds Gymnasium's Pendulum-v1 (pendulum.go), the SAC
+// learner's sanity benchmark, with Gymnasium's exact dynamics.
 package sim

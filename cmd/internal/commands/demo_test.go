@@ -20,7 +20,7 @@ import (
 // runApp runs the e2hil app in-process with args and returns stdout.
 func runApp(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	app := NewApp("e2hil", "test", Demo(), Train(), Act(), ExportONNX(), Dataset())
+	app := NewApp("e2hil", "test", Demo(), Train(), Act(), ExportONNX(), Dataset(), Plot())
 	var stdout, stderr bytes.Buffer
 	app.Writer, app.ErrWriter = &stdout, &stderr
 	err := app.Run(append([]string{"e2hil"}, args...))
