@@ -50,7 +50,7 @@ func Act() *cli.Command {
 			if episodes < 1 {
 				return usagef("act: --episodes must be ≥ 1, got %d", episodes)
 			}
-			e, err := env.NewSim(c.Context, cfg.Env)
+			e, err := env.New(c.Context, cfg.Env)
 			if err != nil {
 				return err
 			}

@@ -44,7 +44,7 @@ func Train() *cli.Command {
 			if c.Bool("resume") {
 				cfg.Resume = true
 			}
-			e, err := env.NewSim(c.Context, cfg.Env)
+			e, err := env.New(c.Context, cfg.Env)
 			if err != nil {
 				return err
 			}
