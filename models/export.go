@@ -49,14 +49,7 @@ func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) 
 	x = e.linear("encoder.state", x)
 	x = e.op("Tanh", e.layerNorm("encoder.state_norm", x))
 	latent := x
-	for i := range s.ActorHidden {
-		pre := fmt.Sprintf("actor.net.%d", i)
-		x = e.linear(pre+".linear", x)
-		if i < len(s.ActorHidden)-1 || s.ActorActivateFinal {
-			x = e.silu(e.layerNorm(pre+".norm", x))
-		}
-	}
-	mean := e.linear("actor.mean", x)
+	mean := e.linear("actor.mean", e.mlp("actor.net", x, len(s.ActorHidden), s.ActorActivateFinal))
 	if e.err != nil {
 		return nil, e.err
 	}
@@ -64,14 +57,7 @@ func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) 
 	g.Output(ONNXOutputAction, -1, int64(s.ActionDim))
 	if s.NumDiscrete > 0 {
 		// HIL-SERL's gripper command: argmax of the discrete critic.
-		h := latent
-		for i := range s.CriticHidden {
-			pre := fmt.Sprintf("discrete_critic.net.%d", i)
-			h = e.linear(pre+".linear", h)
-			if i < len(s.CriticHidden)-1 || s.CriticActivateFinal {
-				h = e.silu(e.layerNorm(pre+".norm", h))
-			}
-		}
+		h := e.mlp("discrete_critic.net", latent, len(s.CriticHidden), s.CriticActivateFinal)
 		q := e.linear("discrete_critic.out", h)
 		g.Node("ArgMax", []string{q}, []string{ONNXOutputGripper}, onnx.AttrInt("axis", 1), onnx.AttrInt("keepdims", 0))
 		g.OutputInt64(ONNXOutputGripper, -1)
@@ -168,6 +154,19 @@ func (e *exporter) param(name string) string {
 	}
 	e.g.Initializer(name, dims, e.p.Data(name))
 	return name
+}
+
+// mlp is Graph.MLP with SiLU: per layer Linear → LayerNorm → SiLU (the
+// last layer's norm and activation only when activateFinal).
+func (e *exporter) mlp(name, x string, layers int, activateFinal bool) string {
+	for i := 0; i < layers; i++ {
+		pre := fmt.Sprintf("%s.%d", name, i)
+		x = e.linear(pre+".linear", x)
+		if i < layers-1 || activateFinal {
+			x = e.silu(e.layerNorm(pre+".norm", x))
+		}
+	}
+	return x
 }
 
 func (e *exporter) linear(name, x string) string {
