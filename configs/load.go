@@ -243,7 +243,7 @@ var lerobotUnsupported = setOf(
 	"policy.image_encoder_hidden_dim", "policy.shared_encoder", "policy.online_env_seed",
 	"policy.num_subsample_critics", "policy.state_encoder_hidden_dim",
 	"policy.image_embedding_pooling_dim", "policy.async_prefetch",
-	"policy.actor_learner_config", "policy.concurrency", "policy.push_to_hub", "policy.pretrained_path",
+	"policy.actor_learner_config.queue_get_timeout", "policy.concurrency", "policy.push_to_hub", "policy.pretrained_path",
 	"policy.use_torch_compile", "policy.discrete_critic_network_kwargs",
 	"policy.critic_network_kwargs.final_activation",
 	"env.name", "env.mode", "env.repo_id", "env.dataset_root", "env.num_episodes", "env.episode",

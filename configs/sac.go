@@ -52,6 +52,7 @@ type SACConfig struct {
 	CriticNetworkKwargs CriticNetworkConfig `json:"critic_network_kwargs"`
 	ActorNetworkKwargs  ActorNetworkConfig  `json:"actor_network_kwargs"`
 	PolicyKwargs        PolicyKwargs        `json:"policy_kwargs"`
+	ActorLearnerConfig  ActorLearnerConfig  `json:"actor_learner_config"`
 }
 
 // CriticNetworkConfig mirrors LeRobot's CriticNetworkConfig.
@@ -102,6 +103,7 @@ func DefaultSACConfig() SACConfig {
 		QuantileLow:              0.05,
 		QuantileHigh:             0.90,
 		NormalizeBy:              NormalizeByKept,
+		ActorLearnerConfig:       DefaultActorLearnerConfig(),
 	}
 }
 
@@ -156,6 +158,7 @@ func (c *SACConfig) validate() Problems {
 	p.check(c.GradClipNorm > 0, "grad_clip_norm", "must be > 0, got %g", c.GradClipNorm)
 	checkDims(&p, "critic_network_kwargs.hidden_dims", c.CriticNetworkKwargs.HiddenDims)
 	checkDims(&p, "actor_network_kwargs.hidden_dims", c.ActorNetworkKwargs.HiddenDims)
+	p.merge("actor_learner_config", c.ActorLearnerConfig.validate())
 	k := c.PolicyKwargs
 	p.check(k.UseTanhSquash, "policy_kwargs.use_tanh_squash", "must be true (the environment's actions are bounded)")
 	p.check(k.StdMax > 0, "policy_kwargs.std_max", "must be > 0, got %g", k.StdMax)
