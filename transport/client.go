@@ -35,7 +35,8 @@ type ClientConfig struct {
 	// overrides the name checked in the learner's certificate.
 	TLSCA, TLSServerName string
 	// BufferCapacity bounds the transitions waiting to be sent; past it the
-	// oldest are dropped (counted, with a warning).
+	// oldest are dropped (counted, with a warning). Up to 8×BatchSize more
+	// may be in flight, kept until the learner acknowledges them.
 	BufferCapacity int
 	// BatchSize is the most transitions in one batch message.
 	BatchSize int
@@ -102,8 +103,9 @@ type Client struct {
 	mu           sync.Mutex
 	pending      []Transition // oldest first
 	interactions []Interaction
-	inflight     int
-	progress     chan struct{} // closed and replaced after each send
+	inflight     int                   // transitions in unacked
+	unacked      []*pb.TransitionBatch // taken from pending, not yet acknowledged
+	progress     chan struct{}         // closed and replaced after each send
 	seq          uint64
 
 	wake                              chan struct{}
@@ -222,7 +224,8 @@ func (c *Client) logf(format string, args ...any) {
 // Run sends queued transitions and interactions and hands each received
 // policy (ONNX bytes) to onPolicy, reconnecting with exponential backoff
 // whenever the learner is away, until ctx ends. An error from onPolicy is
-// logged and the policy skipped.
+// logged and the policy skipped. Run may be called again after it returns
+// (not concurrently); what was not acknowledged is sent again.
 func (c *Client) Run(ctx context.Context, onPolicy func(model []byte) error) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return c.sendLoop(ctx) })
@@ -288,7 +291,6 @@ func (c *Client) sendLoop(ctx context.Context) error {
 	tick := time.NewTicker(c.cfg.FlushInterval)
 	defer tick.Stop()
 	bo := c.newBackoff(1)
-	var batches []*pb.TransitionBatch // built, not yet acknowledged
 	for {
 		select {
 		case <-ctx.Done():
@@ -297,13 +299,9 @@ func (c *Client) sendLoop(ctx context.Context) error {
 		case <-c.wake:
 		}
 		for {
-			if batches == nil {
-				batches = c.takeBatches()
-			}
-			c.mu.Lock()
-			ins := c.interactions
-			c.interactions = nil
-			c.mu.Unlock()
+			// Unacknowledged batches (of this or an earlier Run) go again
+			// with their sequence numbers: the learner drops what it has.
+			batches, ins := c.takeBatches()
 			if len(batches) == 0 && len(ins) == 0 {
 				break
 			}
@@ -327,9 +325,8 @@ func (c *Client) sendLoop(ctx context.Context) error {
 				n += len(b.Steps)
 			}
 			c.sent.Add(int64(n))
-			batches = nil
 			c.mu.Lock()
-			c.inflight = 0
+			c.unacked, c.inflight = nil, 0
 			close(c.progress)
 			c.progress = make(chan struct{})
 			c.mu.Unlock()
@@ -337,10 +334,17 @@ func (c *Client) sendLoop(ctx context.Context) error {
 	}
 }
 
-// takeBatches moves up to 8 batches of waiting transitions in flight.
-func (c *Client) takeBatches() []*pb.TransitionBatch {
+// takeBatches returns the unacknowledged batches, first moving up to 8
+// batches of waiting transitions in flight when there are none, and the
+// waiting interactions.
+func (c *Client) takeBatches() ([]*pb.TransitionBatch, []Interaction) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	ins := c.interactions
+	c.interactions = nil
+	if c.unacked != nil {
+		return c.unacked, ins
+	}
 	var out []*pb.TransitionBatch
 	for len(c.pending) > 0 && len(out) < 8 {
 		n := min(len(c.pending), c.cfg.BatchSize)
@@ -353,7 +357,8 @@ func (c *Client) takeBatches() []*pb.TransitionBatch {
 		c.inflight += n
 		out = append(out, b)
 	}
-	return out
+	c.unacked = out
+	return out, ins
 }
 
 // send streams the batches and interactions within CallTimeout; success
