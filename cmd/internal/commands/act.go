@@ -73,8 +73,12 @@ func Act() *cli.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(out(c), "success rate: %.1f%% (%d/%d) | policy latency p50 %s p99 %s | %s\n",
-				100*rep.SuccessRate(), rep.Successes, len(rep.Episodes), rep.LatencyP50, rep.LatencyP99, rep.Duration.Round(time.Millisecond))
+			var ret float64
+			for _, ep := range rep.Episodes {
+				ret += ep.Return / float64(len(rep.Episodes))
+			}
+			fmt.Fprintf(out(c), "success rate: %.1f%% (%d/%d) | mean return %.1f | policy latency p50 %s p99 %s | %s\n",
+				100*rep.SuccessRate(), rep.Successes, len(rep.Episodes), ret, rep.LatencyP50, rep.LatencyP99, rep.Duration.Round(time.Millisecond))
 			return nil
 		},
 	}
