@@ -157,7 +157,9 @@ func TestValidation(t *testing.T) {
 	})
 	consume(t, s)
 	c := startClient(t, func(c *ClientConfig) { c.Addr = s.Addr() }, nil)
-	img := func() []Image { return []Image{{Name: "observation.images.front", Shape: []int{3, 2, 2}, Pixels: make([]uint8, 12)}} }
+	img := func() []Image {
+		return []Image{{Name: "observation.images.front", Shape: []int{3, 2, 2}, Pixels: make([]uint8, 12)}}
+	}
 	nan := float32(math.NaN())
 	cases := []struct {
 		name   string
