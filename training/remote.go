@@ -249,6 +249,7 @@ func Serve(ctx context.Context, cfg configs.TrainConfig, opts ServeOptions) (*Se
 	var returns []float64
 	start := time.Now()
 	owed := 0 // learner iterations due: one per transition received
+	pushedAt := res.Updates
 	for res.EnvSteps < cfg.Policy.OnlineSteps && ctx.Err() == nil {
 		var idle <-chan time.Time // nil: wait for traffic
 		if owed > 0 && online.Len() >= cfg.Policy.OnlineStepBeforeLearning {
@@ -269,6 +270,10 @@ func Serve(ctx context.Context, cfg configs.TrainConfig, opts ServeOptions) (*Se
 			returns = appendCapped(returns, in.Reward, 10)
 			st.interaction(in)
 		case <-pushT.C:
+			if res.Updates == pushedAt {
+				break // nothing new to push
+			}
+			pushedAt = res.Updates
 			if err := push(); err != nil {
 				return nil, err
 			}
