@@ -228,3 +228,92 @@ func sendMalformed(t *testing.T, ctx context.Context, addr, token string, stateD
 	}
 	return len(cases)
 }
+
+// scriptedEnv is a 2-step episode env whose second step is a human
+// intervention.
+type scriptedEnv struct{ t int }
+
+func (e *scriptedEnv) Spec() env.Spec {
+	return env.Spec{FPS: 10, StateNames: []string{"x"}, ActionNames: []string{"a"}, ActionLow: []float32{-1}, ActionHigh: []float32{1}}
+}
+func (e *scriptedEnv) Reset(context.Context, int64) (env.Observation, error) {
+	e.t = 0
+	return env.Observation{State: []float32{0}}, nil
+}
+func (e *scriptedEnv) Step(_ context.Context, a []float32) (env.StepResult, error) {
+	e.t++
+	st := env.StepResult{Observation: env.Observation{State: []float32{float32(e.t)}}, Reward: 1, Truncated: e.t == 2}
+	if e.t == 2 {
+		st.Intervention, st.ExecutedAction = true, []float32{-0.5}
+	}
+	return st, nil
+}
+func (e *scriptedEnv) Close(context.Context) error { return nil }
+
+type sink struct {
+	trs []transport.Transition
+	ins []transport.Interaction
+}
+
+func (s *sink) Add(t transport.Transition)             { s.trs = append(s.trs, t) }
+func (s *sink) AddInteraction(i transport.Interaction) { s.ins = append(s.ins, i) }
+
+type swapper struct {
+	got    [][]byte
+	refuse bool
+}
+
+func (s *swapper) Swap(m []byte) error {
+	if s.refuse {
+		return errors.New("refused")
+	}
+	s.got = append(s.got, m)
+	return nil
+}
+
+// TestRemoteEnv: transitions carry the previous observation, the executed
+// (human) action and truncation apart from termination; pushed policies
+// are swapped in at episode starts only, the newest one.
+func TestRemoteEnv(t *testing.T) {
+	ctx := context.Background()
+	var s sink
+	r := inference.NewRemoteEnv(&scriptedEnv{}, &s)
+	if err := r.Offer([]byte("p1")); err != nil {
+		t.Fatal(err)
+	}
+	first, err := r.FirstPolicy(ctx)
+	if err != nil || string(first) != "p1" {
+		t.Fatalf("first policy %q, %v", first, err)
+	}
+	sw := &swapper{}
+	r.SetPolicy(sw)
+	r.Offer([]byte("p2"))
+	r.Offer([]byte("p3"))
+	if _, err := inference.Run(ctx, r, inference.NewRandomPolicy(1, 1), inference.RunOptions{Episodes: 1, Fast: true}); err != nil {
+		t.Fatal(err)
+	}
+	r.Offer([]byte("p4")) // mid-run offers wait for the next episode
+	if len(sw.got) != 1 || string(sw.got[0]) != "p3" || r.Applied != 1 {
+		t.Errorf("swapped %q (applied %d), want only the newest, p3", sw.got, r.Applied)
+	}
+	if len(s.trs) != 2 {
+		t.Fatalf("%d transitions, want 2", len(s.trs))
+	}
+	a, b := s.trs[0], s.trs[1]
+	if a.State[0] != 0 || a.NextState[0] != 1 || b.State[0] != 1 || b.NextState[0] != 2 {
+		t.Errorf("states %v→%v, %v→%v", a.State, a.NextState, b.State, b.NextState)
+	}
+	if !b.Intervention || b.Action[0] != -0.5 || !b.Truncated || b.Done || a.Intervention {
+		t.Errorf("second transition %+v: want the human's action, truncated, not done", b)
+	}
+	if len(s.ins) != 1 || s.ins[0].Steps != 2 || s.ins[0].InterventionSteps != 1 || s.ins[0].Reward != 2 {
+		t.Errorf("interactions %+v", s.ins)
+	}
+	sw.refuse = true
+	if _, err := r.Reset(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if r.Refused != 1 || r.Applied != 1 {
+		t.Errorf("refused %d applied %d after a refused swap", r.Refused, r.Applied)
+	}
+}
