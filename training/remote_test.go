@@ -4,6 +4,9 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -102,55 +105,8 @@ func TestServeSurvivesLearnerRestart(t *testing.T) {
 
 	learner := startLearner(t, ctx, cfg, spec, addr)
 
-	ccfg := transport.DefaultClientConfig()
-	ccfg.Addr, ccfg.FlushInterval = addr, 10*time.Millisecond
-	ccfg.BackoffInitial, ccfg.BackoffMax, ccfg.CallTimeout = 20*time.Millisecond, 200*time.Millisecond, 2*time.Second
-	client, err := transport.NewClient(ccfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	var policies atomic.Int64
-	actx, stopActor := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		client.Run(actx, func([]byte) error { policies.Add(1); return nil })
-	}()
-	// The actor: random actions in the env's bounds, one step per ms,
-	// whatever the learner does.
-	var steps atomic.Int64
-	go func() {
-		defer wg.Done()
-		rng := rand.New(rand.NewPCG(1, 2))
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		obs, err := e.Reset(actx, 0)
-		a := make([]float32, len(spec.ActionNames))
-		for ep := int64(1); err == nil; {
-			for i := range a {
-				a[i] = spec.ActionLow[i] + rng.Float32()*(spec.ActionHigh[i]-spec.ActionLow[i])
-			}
-			var st env.StepResult
-			if st, err = e.Step(actx, a); err != nil {
-				return
-			}
-			client.Add(transport.Transition{State: obs.State, Action: append([]float32(nil), a...), Reward: float32(st.Reward),
-				NextState: st.Observation.State, Done: st.Terminated, Truncated: st.Truncated})
-			steps.Add(1)
-			obs = st.Observation
-			if st.Terminated || st.Truncated {
-				obs, err = e.Reset(actx, ep)
-				ep++
-			}
-			select {
-			case <-actx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}()
+	a := startSimActor(t, ctx, e, addr)
+	client, steps, policies := a.client, &a.steps, &a.policies
 
 	until(t, ctx, "the first learner to receive 300 transitions", func() bool { return learner.srv.Stats().Received >= 300 })
 	first := learner.finish(t)
@@ -176,8 +132,7 @@ func TestServeSurvivesLearnerRestart(t *testing.T) {
 	until(t, ctx, "the restarted learner to receive the backlog and more", func() bool {
 		return learner.srv.Stats().Received >= down-int64(first.Received)+200
 	})
-	stopActor()
-	wg.Wait()
+	a.stop()
 	// The remaining transitions, sent without the actor's loop.
 	fctx, fstop := context.WithCancel(ctx)
 	flushed := make(chan error, 1)
@@ -201,10 +156,173 @@ func TestServeSurvivesLearnerRestart(t *testing.T) {
 	}
 	// Delivery is at least once: a batch the first learner took as it
 	// stopped may be resent to the second.
-	if got := int64(first.Received + second.Received); got < st.Sent || got > st.Sent+int64(8*ccfg.BatchSize) {
+	if got := int64(first.Received + second.Received); got < st.Sent || got > st.Sent+int64(8*transport.DefaultClientConfig().BatchSize) {
 		t.Errorf("learners received %d, actor sent %d", got, st.Sent)
 	}
 	if policies.Load() < 2 {
 		t.Errorf("actor received %d policies, want the first learner's and the second's", policies.Load())
+	}
+}
+
+// simActor steps the sim with random actions, one step per ms, whatever
+// the learner does, and sends every transition.
+type simActor struct {
+	client          *transport.Client
+	steps, policies atomic.Int64
+	stop            func()
+}
+
+func startSimActor(t *testing.T, ctx context.Context, e env.Env, addr string) *simActor {
+	t.Helper()
+	spec := e.Spec()
+	a := &simActor{}
+	ccfg := transport.DefaultClientConfig()
+	ccfg.Addr, ccfg.FlushInterval = addr, 10*time.Millisecond
+	ccfg.BackoffInitial, ccfg.BackoffMax, ccfg.CallTimeout = 20*time.Millisecond, 200*time.Millisecond, 2*time.Second
+	client, err := transport.NewClient(ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	a.client = client
+	actx, stopActor := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		client.Run(actx, func([]byte) error { a.policies.Add(1); return nil })
+	}()
+	// The actor: random actions in the env's bounds, one step per ms,
+	// whatever the learner does.
+	go func() {
+		defer wg.Done()
+		rng := rand.New(rand.NewPCG(1, 2))
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		obs, err := e.Reset(actx, 0)
+		act := make([]float32, len(spec.ActionNames))
+		for ep := int64(1); err == nil; {
+			for i := range act {
+				act[i] = spec.ActionLow[i] + rng.Float32()*(spec.ActionHigh[i]-spec.ActionLow[i])
+			}
+			var st env.StepResult
+			if st, err = e.Step(actx, act); err != nil {
+				return
+			}
+			client.Add(transport.Transition{State: obs.State, Action: append([]float32(nil), act...), Reward: float32(st.Reward),
+				NextState: st.Observation.State, Done: st.Terminated, Truncated: st.Truncated})
+			a.steps.Add(1)
+			obs = st.Observation
+			if st.Terminated || st.Truncated {
+				obs, err = e.Reset(actx, ep)
+				ep++
+			}
+			select {
+			case <-actx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+
+	a.stop = func() { stopActor(); wg.Wait() }
+	t.Cleanup(a.stop)
+	return a
+}
+
+// Environment of the learner child process of TestServeSurvivesLearnerKill.
+const (
+	childEnv    = "E2HIL_TEST_SERVE_CHILD"
+	childDirEnv = "E2HIL_TEST_SERVE_DIR"
+)
+
+// TestServeChild is the learner process TestServeSurvivesLearnerKill kills.
+func TestServeChild(t *testing.T) {
+	addr := os.Getenv(childEnv)
+	if addr == "" {
+		t.Skip("helper process of TestServeSurvivesLearnerKill")
+	}
+	cfg := serveConfig(t)
+	cfg.OutputDir = os.Getenv(childDirEnv)
+	e, err := env.NewSim(context.Background(), cfg.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Serve(context.Background(), cfg, ServeOptions{Spec: e.Spec(), Addr: addr}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServeSurvivesLearnerKill: the learner process is killed (SIGKILL, no
+// goodbye); the actor keeps stepping and reconnects with backoff, and a new
+// learner continues from the last checkpoint the dead one wrote.
+func TestServeSurvivesLearnerKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a learner process")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	cfg := serveConfig(t)
+	e, err := env.NewSim(ctx, cfg.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestServeChild$")
+	child.Env = append(os.Environ(), childEnv+"="+addr, childDirEnv+"="+cfg.OutputDir)
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	a := startSimActor(t, ctx, e, addr)
+	ckpt := filepath.Join(cfg.OutputDir, "checkpoints", "last")
+	var before *checkpoint.Checkpoint
+	until(t, ctx, "the learner process to checkpoint 60 updates", func() bool {
+		c, err := checkpoint.Load(ckpt)
+		if err == nil && c.State.Updates >= 60 {
+			before = c
+			return true
+		}
+		return false
+	})
+	if err := child.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	child.Wait()
+	killed, err := checkpoint.Load(ckpt) // the last one it wrote
+	if err != nil {
+		t.Fatalf("checkpoint after the kill: %v", err)
+	}
+	if killed.State.Updates < before.State.Updates {
+		t.Fatalf("checkpoint went back from %d to %d updates", before.State.Updates, killed.State.Updates)
+	}
+
+	down, failures := a.steps.Load(), a.client.Stats().Failures
+	until(t, ctx, "the actor to step on and fail to send", func() bool {
+		return a.steps.Load() >= down+100 && a.client.Stats().Failures > failures+1
+	})
+
+	cfg.Resume = true
+	learner := startLearner(t, ctx, cfg, e.Spec(), addr)
+	sent := a.client.Stats().Sent
+	until(t, ctx, "the actor to deliver its backlog to the new learner", func() bool {
+		return a.client.Stats().Sent >= sent+200 && learner.srv.Stats().Received >= 200
+	})
+	a.stop()
+	second := learner.finish(t)
+	t.Logf("killed learner's last checkpoint: %d updates, %d transitions; new learner: resumed=%v, +%d transitions, %d updates in all; actor: %d steps, %d failures",
+		killed.State.Updates, killed.State.EnvSteps, second.Resumed, second.Received, second.Updates, a.steps.Load(), a.client.Stats().Failures)
+	if !second.Resumed || second.EnvSteps != killed.State.EnvSteps+second.Received || second.Updates <= killed.State.Updates {
+		t.Errorf("new learner did not continue from the checkpoint: resumed %v, env steps %d (checkpoint %d + %d), updates %d (checkpoint %d)",
+			second.Resumed, second.EnvSteps, killed.State.EnvSteps, second.Received, second.Updates, killed.State.Updates)
+	}
+	if a.client.Stats().Dropped != 0 {
+		t.Errorf("actor dropped %d transitions", a.client.Stats().Dropped)
 	}
 }
