@@ -331,17 +331,19 @@ type status struct {
 	last  time.Time
 	prev  map[string]int64
 	total int64
-	// interventionSteps and steps per actor from episode statistics.
-	episodes map[string][2]int
+	// success per actor over its episodes, from the episode statistics.
+	episodes, successes map[string]int
 }
 
 func newStatus(w io.Writer) *status {
-	return &status{w: w, last: time.Now(), prev: map[string]int64{}, episodes: map[string][2]int{}}
+	return &status{w: w, last: time.Now(), prev: map[string]int64{}, episodes: map[string]int{}, successes: map[string]int{}}
 }
 
 func (s *status) interaction(in transport.Interaction) {
-	e := s.episodes[in.ActorID]
-	s.episodes[in.ActorID] = [2]int{e[0] + in.InterventionSteps, e[1] + in.Steps}
+	s.episodes[in.ActorID]++
+	if in.Success {
+		s.successes[in.ActorID]++
+	}
 }
 
 func (s *status) print(r *ServeResult, ts transport.ServerStats, bufLen int) {
@@ -365,7 +367,8 @@ func (s *status) print(r *ServeResult, ts transport.ServerStats, bufLen int) {
 		if a.Transitions > 0 {
 			ir = float64(a.Interventions) / float64(a.Transitions)
 		}
-		parts = append(parts, fmt.Sprintf("%s %d (%.0f/s, interventions %.0f%%)", id, a.Transitions, rate, 100*ir))
+		parts = append(parts, fmt.Sprintf("%s %d (%.0f/s, interventions %.0f%%, %d/%d episodes successful)",
+			id, a.Transitions, rate, 100*ir, s.successes[id], s.episodes[id]))
 	}
 	totalRate := float64(ts.Received-s.total) / max(dt, 1e-9)
 	s.total = ts.Received

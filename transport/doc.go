@@ -9,6 +9,12 @@
 // keepalives notice dead peers, a token guards every RPC, and every incoming
 // transition is validated before the learner sees it.
 //
+// Delivery: an actor keeps each batch until the learner acknowledges it
+// and resends it otherwise; a learner drops batches it already has (actor
+// session and sequence number), so within one learner process delivery is
+// exactly once, and across a learner restart at least once (a batch the old
+// learner queued as it stopped may reach the new one too).
+//
 // The package owns the wire (transportpb), chunking, authentication, TLS,
 // validation, backpressure and reconnection. It must not know the learner's
 // internals: the learner reads validated Batches from Server.Batches and

@@ -181,8 +181,8 @@ func (s *Server) shutdown() { s.stopOnce.Do(func() { close(s.stop) }) }
 // it; a full queue holds the actors back.
 func (s *Server) Batches() <-chan Batch { return s.batches }
 
-// Interactions delivers episode statistics; when the learner does not keep
-// up, the oldest are not waited for: new ones are dropped.
+// Interactions delivers episode statistics. They are informational: when
+// 1024 wait unread, newer ones are dropped rather than holding actors back.
 func (s *Server) Interactions() <-chan Interaction { return s.interactions }
 
 // Publish makes model (ONNX bytes) the current policy and streams it to
