@@ -281,3 +281,36 @@ func TestPolicyStream(t *testing.T) {
 		}
 	}
 }
+
+// TestActorRestart: an actor that restarts under the same id (a new
+// session, sequence numbers from 1 again) is received, not taken for a
+// resend of what its previous life sent.
+func TestActorRestart(t *testing.T) {
+	s := startServer(t, nil)
+	consume(t, s)
+	for life := range 3 {
+		cfg := DefaultClientConfig()
+		cfg.Addr, cfg.ActorID, cfg.FlushInterval = s.Addr(), "arm", 5*time.Millisecond
+		c, err := NewClient(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- c.Run(ctx, nil) }()
+		for range 10 {
+			c.Add(goodTransition())
+		}
+		if err := c.Flush(withTimeout(t, 10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		c.Close()
+		if st := s.Stats(); st.Received != int64(10*(life+1)) || st.Duplicates != 0 || st.Actors["arm"].Transitions != st.Received {
+			t.Fatalf("life %d: %+v", life, st)
+		}
+	}
+}
