@@ -136,6 +136,10 @@ func Serve(ctx context.Context, cfg configs.TrainConfig, opts ServeOptions) (*Se
 		if err := resume(opts.CheckpointDir, spec, learner, pcg, online, offline, &res.Result); err != nil {
 			return nil, err
 		}
+	} else if _, err := os.Stat(filepath.Join(opts.CheckpointDir, checkpoint.StateFile)); err == nil {
+		// A learner restarted without resume would overwrite what it
+		// learnt at its first checkpoint (LeRobot refuses too).
+		return nil, fmt.Errorf("training: serve: %s holds a checkpoint: set resume (--resume) to continue from it, or choose another output_dir", opts.CheckpointDir)
 	}
 
 	logPath := filepath.Join(cfg.OutputDir, "logs", "learner.jsonl")

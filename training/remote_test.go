@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -324,5 +325,24 @@ func TestServeSurvivesLearnerKill(t *testing.T) {
 	}
 	if a.client.Stats().Dropped != 0 {
 		t.Errorf("actor dropped %d transitions", a.client.Stats().Dropped)
+	}
+}
+
+// TestServeRefusesToOverwrite: a learner restarted without resume over an
+// existing checkpoint stops instead of overwriting it.
+func TestServeRefusesToOverwrite(t *testing.T) {
+	cfg := serveConfig(t)
+	e, err := env.NewSim(context.Background(), cfg.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // serve, checkpoint and stop at once
+	if _, err := Serve(ctx, cfg, ServeOptions{Spec: e.Spec(), Addr: "127.0.0.1:0"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Serve(context.Background(), cfg, ServeOptions{Spec: e.Spec(), Addr: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "set resume") {
+		t.Errorf("err = %v, want a refusal", err)
 	}
 }
