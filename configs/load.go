@@ -241,7 +241,7 @@ var lerobotUnsupported = setOf(
 	"policy.output_features", "policy.device", "policy.use_amp",
 	"policy.storage_device", "policy.vision_encoder_name", "policy.freeze_vision_encoder",
 	"policy.image_encoder_hidden_dim", "policy.shared_encoder", "policy.online_env_seed",
-	"policy.num_subsample_critics", "policy.state_encoder_hidden_dim",
+	"policy.state_encoder_hidden_dim",
 	"policy.image_embedding_pooling_dim", "policy.async_prefetch",
 	"policy.actor_learner_config.queue_get_timeout", "policy.concurrency", "policy.push_to_hub", "policy.pretrained_path",
 	"policy.use_torch_compile", "policy.discrete_critic_network_kwargs",

@@ -13,9 +13,12 @@ type SACConfig struct {
 	OfflineBufferCapacity int `json:"offline_buffer_capacity"`
 
 	// Learner.
-	Discount                 float64  `json:"discount"`
-	TemperatureInit          float64  `json:"temperature_init"`
-	NumCritics               int      `json:"num_critics"`
+	Discount        float64 `json:"discount"`
+	TemperatureInit float64 `json:"temperature_init"`
+	NumCritics      int     `json:"num_critics"`
+	// NumSubsampleCritics, when set, takes the target's min over that many
+	// critics drawn at random per update (REDQ); null: all critics.
+	NumSubsampleCritics      *int     `json:"num_subsample_critics"`
 	CriticLR                 float64  `json:"critic_lr"`
 	ActorLR                  float64  `json:"actor_lr"`
 	TemperatureLR            float64  `json:"temperature_lr"`
@@ -143,7 +146,10 @@ func (c *SACConfig) validate() Problems {
 	p.check(c.OnlineStepBeforeLearning >= 1, "online_step_before_learning", "must be ≥ 1, got %d", c.OnlineStepBeforeLearning)
 	p.check(c.Discount > 0 && c.Discount <= 1, "discount", "must be in (0, 1], got %g", c.Discount)
 	p.check(c.TemperatureInit > 0, "temperature_init", "must be > 0, got %g", c.TemperatureInit)
-	p.check(c.NumCritics == 2, "num_critics", "must be 2 (the critic ensemble size e2hil implements so far), got %d", c.NumCritics)
+	p.check(c.NumCritics >= 2, "num_critics", "must be ≥ 2, got %d", c.NumCritics)
+	if n := c.NumSubsampleCritics; n != nil {
+		p.check(*n >= 1 && *n <= c.NumCritics, "num_subsample_critics", "must be null or in [1, num_critics=%d], got %d", c.NumCritics, *n)
+	}
 	for _, lr := range []struct {
 		path string
 		v    float64

@@ -80,7 +80,9 @@ type Learner struct {
 	hasPrevEntropy      bool
 	pObs, pEps          input
 	cLoss, cQ           *G.Node
-	tMinQ, tLogp        *G.Node
+	tQs                 []*G.Node // each target critic's Q [B, 1]
+	tLogp               *G.Node
+	subset              []int // target critics of the current update
 	aLoss, aEntropy     *G.Node
 	pLogp               *G.Node
 	criticNames         []string
@@ -117,8 +119,11 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 	} else if cfg.SampleSelection != "" && cfg.SampleSelection != configs.SelectionNone {
 		return nil, fmt.Errorf("sac: unknown sample_selection %q", cfg.SampleSelection)
 	}
-	if spec.NumCritics != 2 {
-		return nil, errors.New("sac: exactly 2 critics are supported")
+	if spec.NumCritics < 2 {
+		return nil, errors.New("sac: num_critics must be ≥ 2")
+	}
+	if n := cfg.NumSubsampleCritics; n != nil && (*n < 1 || *n > spec.NumCritics) {
+		return nil, fmt.Errorf("sac: num_subsample_critics %d must be in [1, num_critics=%d]", *n, spec.NumCritics)
 	}
 	l := &Learner{
 		cfg: cfg, Spec: spec, Param: spec.NewParams(seed), batchSize: batchSize,
@@ -199,7 +204,9 @@ func (l *Learner) build() error {
 	for k := 0; k < s.NumCritics; k++ {
 		qs = append(qs, s.Critic(b, k, true, latent, a))
 	}
-	l.tMinQ, l.tLogp = minQ(qs, B), logp
+	// Each target Q stays a terminal node: the min (over all critics, or
+	// over num_subsample_critics drawn per update) is taken in targets.
+	l.tQs, l.tLogp = append([]*G.Node(nil), qs...), logp
 	if s.NumDiscrete > 0 {
 		l.tQd, l.tQdTarget = s.DiscreteCritic(b, false, latent), s.DiscreteCritic(b, true, latent)
 	}
@@ -323,10 +330,23 @@ func (l *Learner) targets(b *replay.Batch, eps []float32, y []float32) error {
 	if err := l.target.run(); err != nil {
 		return fmt.Errorf("sac: target forward: %w", err)
 	}
-	q, logp := values(l.tMinQ), values(l.tLogp)
+	logp := values(l.tLogp)
+	// REDQ-style subsampling (LeRobot's num_subsample_critics): a random
+	// subset of the target critics per update; otherwise all of them.
+	l.subset = l.subset[:0]
+	if n := l.cfg.NumSubsampleCritics; n != nil {
+		l.subset = append(l.subset, l.rng.Perm(l.Spec.NumCritics)[:*n]...)
+	} else {
+		for k := range l.tQs {
+			l.subset = append(l.subset, k)
+		}
+	}
 	alpha, gamma := l.Temperature(), l.cfg.Discount
 	for i := range y {
-		next := float64(q[i])
+		next := math.Inf(1)
+		for _, k := range l.subset {
+			next = math.Min(next, float64(values(l.tQs[k])[i]))
+		}
 		if l.cfg.UseBackupEntropy {
 			next -= alpha * float64(logp[i])
 		}

@@ -540,3 +540,57 @@ func (l *Learner) discreteStepNoUpdate(b *replay.Batch, m *Metrics) error {
 	defer func() { l.discreteOpt = opt }()
 	return l.discreteStep(b, m)
 }
+
+// TestCriticEnsembleSubsample: with 3 critics the target is the min over
+// all of them, or with num_subsample_critics 2 over a random pair drawn per
+// update (every pair occurs).
+func TestCriticEnsembleSubsample(t *testing.T) {
+	two := 2
+	for _, sub := range []*int{nil, &two} {
+		spec := tinySpec()
+		spec.NumCritics = 3
+		cfg := configs.DefaultSACConfig()
+		cfg.NumCritics, cfg.NumSubsampleCritics = 3, sub
+		l, err := New(cfg, spec, 2, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := tinyBatch()
+		pairs := map[[2]int]bool{}
+		for trial := 0; trial < 30; trial++ {
+			y := make([]float32, 2)
+			if err := l.targets(b, []float32{0.3, -0.4}, y); err != nil {
+				t.Fatal(err)
+			}
+			if sub == nil && len(l.subset) != 3 || sub != nil && len(l.subset) != 2 {
+				t.Fatalf("subset %v", l.subset)
+			}
+			if sub != nil {
+				p := [2]int{min(l.subset[0], l.subset[1]), max(l.subset[0], l.subset[1])}
+				pairs[p] = true
+			}
+			logp := values(l.tLogp)
+			for i := range y {
+				m := math.Inf(1)
+				for _, k := range l.subset {
+					m = math.Min(m, float64(values(l.tQs[k])[i]))
+				}
+				want := float64(b.Reward[i]) + cfg.Discount*(1-float64(b.Done[i]))*(m-l.Temperature()*float64(logp[i]))
+				if math.Abs(float64(y[i])-want) > 1e-5 {
+					t.Fatalf("y[%d] = %v, want %v over critics %v", i, y[i], want, l.subset)
+				}
+			}
+		}
+		if sub != nil && len(pairs) != 3 {
+			t.Errorf("pairs drawn: %v, want all 3", pairs)
+		}
+	}
+	cfg := configs.DefaultSACConfig()
+	four := 4
+	cfg.NumCritics, cfg.NumSubsampleCritics = 3, &four
+	spec := tinySpec()
+	spec.NumCritics = 3
+	if _, err := New(cfg, spec, 2, 1); err == nil {
+		t.Error("num_subsample_critics 4 of 3 accepted")
+	}
+}
