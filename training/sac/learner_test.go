@@ -594,3 +594,16 @@ func TestCriticEnsembleSubsample(t *testing.T) {
 		t.Error("num_subsample_critics 4 of 3 accepted")
 	}
 }
+
+// TestTemperatureGradient: the temperature step uses dL/dlog α = L (since
+// dα/dlog α = α); check it against a finite difference in log α.
+func TestTemperatureGradient(t *testing.T) {
+	logp := []float32{-1.3, 0.4, 2.2, -0.7}
+	for _, la := range []float64{-4, -0.5, 0, 1.2} {
+		const h = 1e-6
+		num := (temperatureLoss(math.Exp(la+h), logp, -1.5) - temperatureLoss(math.Exp(la-h), logp, -1.5)) / (2 * h)
+		if got := temperatureLoss(math.Exp(la), logp, -1.5); math.Abs(got-num) > 1e-6*math.Max(1, math.Abs(num)) {
+			t.Errorf("log α %g: gradient used %.9g, finite difference %.9g", la, got, num)
+		}
+	}
+}
