@@ -52,7 +52,7 @@ func NewApp(name, usage string, cmds ...*cli.Command) *cli.App {
 func NewSingleApp(name string, cmd *cli.Command) *cli.App {
 	app := NewApp(name, cmd.Usage)
 	app.Description = cmd.Description
-	app.UsageText = strings.Replace(cmd.UsageText, "e2hil "+cmd.Name, name, 1)
+	app.UsageText = strings.ReplaceAll(cmd.UsageText, "e2hil "+cmd.Name, name)
 	app.Flags = cmd.Flags
 	app.Action = cmd.Action
 	app.ArgsUsage = cmd.ArgsUsage
