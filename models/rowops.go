@@ -251,3 +251,60 @@ func (op *colsOp) DiffWRT(int) []bool { return []bool{false} }
 func (op *colsOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
 	return nil, fmt.Errorf("models: Cols is a gradient op and is not differentiated")
 }
+
+// RepeatRows repeats each row of a [rows, cols] matrix k times in place
+// order ([r0×k, r1×k, …]), for forward-only graphs (E2HiL's K policy
+// samples per state share that state's latent, mean and std).
+func RepeatRows(x *G.Node, k int) (*G.Node, error) {
+	if x.Shape().Dims() != 2 || k < 1 {
+		return nil, fmt.Errorf("models: RepeatRows of shape %v, k %d", x.Shape(), k)
+	}
+	return G.ApplyOp(&repeatRowsOp{k: k}, x)
+}
+
+type repeatRowsOp struct{ k int }
+
+func (op *repeatRowsOp) Arity() int { return 1 }
+func (op *repeatRowsOp) Type() hm.Type {
+	a := hm.TypeVariable('a')
+	return hm.NewFnType(a, a)
+}
+func (op *repeatRowsOp) InferShape(in ...G.DimSizer) (tensor.Shape, error) {
+	s, err := shapeOf(in[0])
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Shape{s[0] * op.k, s[1]}, nil
+}
+func (op *repeatRowsOp) Do(in ...G.Value) (G.Value, error) {
+	s := in[0].Shape()
+	return op.UsePreallocDo(tensor.New(tensor.WithShape(s[0]*op.k, s[1]), tensor.Of(tensor.Float32)), in...)
+}
+func (op *repeatRowsOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error) {
+	x, err := f32(in[0])
+	if err != nil {
+		return nil, err
+	}
+	out, err := f32(prealloc)
+	if err != nil {
+		return nil, err
+	}
+	rows, cols := in[0].Shape()[0], in[0].Shape()[1]
+	for r := 0; r < rows; r++ {
+		src := x[r*cols : (r+1)*cols]
+		for j := 0; j < op.k; j++ {
+			copy(out[(r*op.k+j)*cols:], src)
+		}
+	}
+	return prealloc, nil
+}
+func (op *repeatRowsOp) ReturnsPtr() bool      { return false }
+func (op *repeatRowsOp) CallsExtern() bool     { return false }
+func (op *repeatRowsOp) OverwritesInput() int  { return -1 }
+func (op *repeatRowsOp) WriteHash(h hash.Hash) { fmt.Fprintf(h, "RepeatRows{%d}", op.k) }
+func (op *repeatRowsOp) Hashcode() uint32      { return hashOf(op) }
+func (op *repeatRowsOp) String() string        { return fmt.Sprintf("RepeatRows{%d}", op.k) }
+func (op *repeatRowsOp) DiffWRT(int) []bool    { return []bool{false} }
+func (op *repeatRowsOp) SymDiff(G.Nodes, *G.Node, *G.Node) (G.Nodes, error) {
+	return nil, fmt.Errorf("models: RepeatRows is forward-only")
+}

@@ -254,12 +254,16 @@ func (l *Learner) build() error {
 	// E2HiL influence: K actions per state from the current policy, their
 	// log π and min of the online critics (E2HIL.md §1.4 steps 1–3).
 	if l.sel != nil {
-		BK := B * l.sel.K
+		// The encoder and actor run once per state; their outputs are
+		// repeated K times ([s0×K, s1×K, …]) for the samples and critics.
+		K, BK := l.sel.K, B*l.sel.K
 		b = models.NewGraph(l.Param)
-		l.iObs, l.iEps = newInput(b, "obs", BK, s.StateDim), newInput(b, "eps", BK, s.ActionDim)
+		l.iObs, l.iEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", BK, s.ActionDim)
 		latent = s.Encode(b, l.iObs.node)
 		mean, logStd = s.Actor(b, latent)
-		a, l.iLogp = squashedSample(mean, logStd, l.iEps.node)
+		rep := func(n *G.Node) *G.Node { return G.Must(models.RepeatRows(n, K)) }
+		latent = rep(latent)
+		a, l.iLogp = squashedSample(rep(mean), rep(logStd), l.iEps.node)
 		qs = qs[:0]
 		for k := 0; k < s.NumCritics; k++ {
 			qs = append(qs, s.Critic(b, k, false, latent, a))
@@ -435,13 +439,8 @@ func (l *Learner) selectSamples(b *replay.Batch, m *Metrics) error {
 		}
 		return nil
 	}
-	K, S := l.sel.K, l.Spec.StateDim
-	for i := 0; i < b.Size; i++ {
-		row := b.State[i*S : (i+1)*S]
-		for k := 0; k < K; k++ {
-			copy(l.iObs.data[(i*K+k)*S:], row)
-		}
-	}
+	K := l.sel.K
+	copy(l.iObs.data, b.State)
 	l.normal(l.iEps.data)
 	if err := l.infl.run(); err != nil {
 		return fmt.Errorf("sac: influence forward: %w", err)
