@@ -1,0 +1,344 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	G "gorgonia.org/gorgonia"
+	"gorgonia.org/tensor"
+)
+
+// refConv is the direct nested-loop convolution, in float64.
+func refConv(x, w []float32, n, c, h, wd, o, kh, kw, s, p int) ([]float64, int, int) {
+	ho, wo := (h+2*p-kh)/s+1, (wd+2*p-kw)/s+1
+	y := make([]float64, n*o*ho*wo)
+	for b := range n {
+		for oc := range o {
+			for i := range ho {
+				for j := range wo {
+					var acc float64
+					for ic := range c {
+						for ki := range kh {
+							for kj := range kw {
+								ih, iw := i*s-p+ki, j*s-p+kj
+								if ih < 0 || ih >= h || iw < 0 || iw >= wd {
+									continue
+								}
+								acc += float64(x[((b*c+ic)*h+ih)*wd+iw]) * float64(w[((oc*c+ic)*kh+ki)*kw+kj])
+							}
+						}
+					}
+					y[((b*o+oc)*ho+i)*wo+j] = acc
+				}
+			}
+		}
+	}
+	return y, ho, wo
+}
+
+func randVec(rng *rand.Rand, n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = normal(rng)
+	}
+	return v
+}
+
+// run builds out = f(inputs) on fresh nodes and returns its value.
+func run(t testing.TB, shapes [][]int, vals [][]float32, f func(in ...*G.Node) (*G.Node, error)) []float32 {
+	t.Helper()
+	g := G.NewGraph()
+	nodes := make(G.Nodes, len(shapes))
+	for i, s := range shapes {
+		nodes[i] = G.NodeFromAny(g, tensor.New(tensor.WithShape(s...), tensor.WithBacking(vals[i])), G.WithName(fmt.Sprint("in", i)))
+	}
+	out, err := f(nodes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil {
+		t.Fatal(err)
+	}
+	return append([]float32(nil), out.Value().Data().([]float32)...)
+}
+
+func TestConv2dMatchesReference(t *testing.T) {
+	cases := []struct{ n, c, h, w, o, k, s, p int }{
+		{1, 1, 5, 5, 1, 3, 1, 0},
+		{2, 3, 9, 7, 4, 3, 1, 1},
+		{3, 4, 8, 8, 5, 3, 2, 1},
+		{2, 3, 17, 16, 6, 7, 2, 3}, // the stem's 7×7/2 pad 3
+		{2, 5, 6, 6, 3, 1, 1, 0},
+		{2, 5, 7, 7, 3, 1, 2, 0}, // 1×1/2 projection shortcut
+		{1, 2, 4, 4, 2, 3, 2, 1},
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range cases {
+		name := fmt.Sprintf("%+v", tc)
+		x, w := randVec(rng, tc.n*tc.c*tc.h*tc.w), randVec(rng, tc.o*tc.c*tc.k*tc.k)
+		want, _, _ := refConv(x, w, tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.k, tc.s, tc.p)
+		got := run(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.o, tc.c, tc.k, tc.k}}, [][]float32{x, w},
+			func(in ...*G.Node) (*G.Node, error) { return Conv2d(in[0], in[1], tc.s, tc.p) })
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d outputs, want %d", name, len(got), len(want))
+		}
+		var worst float64
+		for i := range got {
+			worst = math.Max(worst, math.Abs(float64(got[i])-want[i]))
+		}
+		t.Logf("%s: max |diff| %.2g", name, worst)
+		if worst > 1e-4 {
+			t.Errorf("%s: max |diff| %g > 1e-4", name, worst)
+		}
+	}
+}
+
+// distinct returns a generator of well-separated values in random order, so
+// that finite-difference steps never reorder them (max pool, ReLU kinks).
+func distinct(n int, seed uint64) func(*rand.Rand) float32 {
+	r := rand.New(rand.NewPCG(seed, seed))
+	perm := r.Perm(n)
+	i := 0
+	return func(*rand.Rand) float32 {
+		v := float32(perm[i%n]-n/2)*0.1 + 0.05
+		i++
+		return v
+	}
+}
+
+func TestConvOpsGradientsFiniteDifference(t *testing.T) {
+	conv := func(s, p int) func(in ...*G.Node) *G.Node {
+		return func(in ...*G.Node) *G.Node { return G.Must(Conv2d(in[0], in[1], s, p)) }
+	}
+	fdCheck(t, "Conv2d 3x3/1 pad 1", [][]int{{2, 2, 5, 5}, {3, 2, 3, 3}}, normal, conv(1, 1))
+	fdCheck(t, "Conv2d 3x3/2 pad 1", [][]int{{2, 2, 6, 5}, {2, 2, 3, 3}}, normal, conv(2, 1))
+	fdCheck(t, "Conv2d 1x1/2", [][]int{{2, 3, 4, 4}, {2, 3, 1, 1}}, normal, conv(2, 0))
+	fdCheck(t, "Conv2d 7x7/2 pad 3", [][]int{{1, 2, 7, 7}, {2, 2, 7, 7}}, normal, conv(2, 3))
+	fdCheck(t, "BatchNorm2d", [][]int{{2, 3, 2, 3}, {3}, {3}}, normal, func(in ...*G.Node) *G.Node {
+		return G.Must(BatchNorm2d(in[0], in[1], in[2], 1e-5, nil))
+	})
+	fdCheck(t, "MaxPool2d 3x3/2 pad 1", [][]int{{2, 2, 5, 6}}, distinct(120, 7), func(in ...*G.Node) *G.Node {
+		return G.Must(MaxPool2d(in[0], 3, 2, 1))
+	})
+	fdCheck(t, "ReLU", [][]int{{2, 3, 2, 2}}, distinct(24, 8), func(in ...*G.Node) *G.Node { return G.Must(ReLU(in[0])) })
+	fdCheck(t, "Conv2d→BatchNorm2d→ReLU→MaxPool2d", [][]int{{2, 2, 6, 6}, {3, 2, 3, 3}, {3}, {3}}, normal, func(in ...*G.Node) *G.Node {
+		y := G.Must(Conv2d(in[0], in[1], 1, 1))
+		y = G.Must(BatchNorm2d(y, in[2], in[3], 1e-5, nil))
+		return G.Must(MaxPool2d(G.Must(ReLU(y)), 3, 2, 1))
+	})
+}
+
+func TestBatchNorm2dForward(t *testing.T) {
+	const n, c, h, w = 3, 2, 4, 5
+	rng := rand.New(rand.NewPCG(9, 9))
+	x, gamma, beta := randVec(rng, n*c*h*w), randVec(rng, c), randVec(rng, c)
+	for i := range x {
+		x[i] = 3*x[i] + 1
+	}
+	stats := NewBNStats(c)
+	got := run(t, [][]int{{n, c, h, w}, {c}, {c}}, [][]float32{x, gamma, beta}, func(in ...*G.Node) (*G.Node, error) {
+		return BatchNorm2d(in[0], in[1], in[2], 1e-5, stats)
+	})
+	m := float64(n * h * w)
+	var worst float64
+	for ch := range c {
+		var s, ss float64
+		for b := range n {
+			for i := range h * w {
+				s += float64(x[(b*c+ch)*h*w+i])
+			}
+		}
+		mean := s / m
+		for b := range n {
+			for i := range h * w {
+				d := float64(x[(b*c+ch)*h*w+i]) - mean
+				ss += d * d
+			}
+		}
+		for b := range n {
+			for i := range h * w {
+				j := (b*c+ch)*h*w + i
+				want := float64(gamma[ch])*(float64(x[j])-mean)/math.Sqrt(ss/m+1e-5) + float64(beta[ch])
+				worst = math.Max(worst, math.Abs(float64(got[j])-want))
+			}
+		}
+		if d := math.Abs(float64(stats.Mean[ch]) - 0.1*mean); d > 1e-5 {
+			t.Errorf("running mean[%d] = %g, want %g", ch, stats.Mean[ch], 0.1*mean)
+		}
+		if wantVar := 0.9 + 0.1*ss/(m-1); math.Abs(float64(stats.Var[ch])-wantVar) > 1e-4 {
+			t.Errorf("running var[%d] = %g, want %g", ch, stats.Var[ch], wantVar)
+		}
+	}
+	t.Logf("max |diff| %.2g", worst)
+	if worst > 1e-5 {
+		t.Errorf("max |diff| %g > 1e-5", worst)
+	}
+}
+
+func TestFoldBatchNorm(t *testing.T) {
+	const n, c, h, w, o, k = 2, 3, 9, 9, 4, 3
+	rng := rand.New(rand.NewPCG(11, 12))
+	x, wt := randVec(rng, n*c*h*w), randVec(rng, o*c*k*k)
+	gamma, beta, mean, variance := randVec(rng, o), randVec(rng, o), randVec(rng, o), randVec(rng, o)
+	for i := range variance {
+		variance[i] = variance[i]*variance[i] + 0.1
+	}
+	shapes := [][]int{{n, c, h, w}, {o, c, k, k}}
+	bn := run(t, shapes, [][]float32{x, wt}, func(in ...*G.Node) (*G.Node, error) {
+		y, err := Conv2d(in[0], in[1], 2, 1)
+		if err != nil {
+			return nil, err
+		}
+		return BatchNorm2dEval(y, gamma, beta, mean, variance, 1e-5)
+	})
+	wf, bias, err := FoldBatchNorm(wt, gamma, beta, mean, variance, 1e-5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	folded := run(t, shapes, [][]float32{x, wf}, func(in ...*G.Node) (*G.Node, error) { return Conv2d(in[0], in[1], 2, 1) })
+	p := len(folded) / (n * o)
+	var worst float64
+	for i, v := range folded {
+		worst = math.Max(worst, math.Abs(float64(v+bias[(i/p)%o]-bn[i])))
+	}
+	t.Logf("max |diff| %.2g", worst)
+	if worst > 1e-5 {
+		t.Errorf("max |diff| %g > 1e-5", worst)
+	}
+	if _, _, err := FoldBatchNorm(wt[:5], gamma, beta, mean, variance, 1e-5); err == nil {
+		t.Error("FoldBatchNorm of 5 weights into 4 channels: no error")
+	}
+}
+
+func TestMaxPool2dForward(t *testing.T) {
+	x := []float32{
+		-1, -2, -3, -4,
+		-5, -6, -7, -8,
+		-9, -10, -11, -12,
+		-13, -14, -15, -16,
+	}
+	got := run(t, [][]int{{1, 1, 4, 4}}, [][]float32{x}, func(in ...*G.Node) (*G.Node, error) { return MaxPool2d(in[0], 3, 2, 1) })
+	want := []float32{-1, -2, -5, -6} // padding never wins, even over negatives
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("MaxPool2d = %v, want %v", got, want)
+		}
+	}
+}
+
+// resnet10Convs are the convolutions of the ResNet-10 backbone on a batch of
+// 16 3×128×128 images (../shared/bench: classifier_backbone_train_step_ms).
+var resnet10Convs = []struct {
+	name                string
+	n, c, h, o, k, s, p int
+	dx                  bool // the stem's input is the image: no input gradient
+}{
+	{"stem7x7s2_3to64_128", 16, 3, 128, 64, 7, 2, 3, false},
+	{"3x3_64to64_32", 16, 64, 32, 64, 3, 1, 1, true},
+	{"3x3s2_64to128_32", 16, 64, 32, 128, 3, 2, 1, true},
+	{"3x3_128to128_16", 16, 128, 16, 128, 3, 1, 1, true},
+	{"1x1s2_64to128_32", 16, 64, 32, 128, 1, 2, 0, true},
+	{"3x3s2_128to256_16", 16, 128, 16, 256, 3, 2, 1, true},
+	{"3x3_256to256_8", 16, 256, 8, 256, 3, 1, 1, true},
+	{"3x3s2_256to512_8", 16, 256, 8, 512, 3, 2, 1, true},
+	{"3x3_512to512_4", 16, 512, 4, 512, 3, 1, 1, true},
+}
+
+type convFn func(x, w *G.Node, stride, pad int) (*G.Node, error)
+
+func stockConv2d(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	k := w.Shape()
+	return G.Conv2d(x, w, tensor.Shape{k[2], k[3]}, []int{pad, pad}, []int{stride, stride}, []int{1, 1})
+}
+
+// benchConv times one run of a tape holding conv forward, and with backward
+// the gradients of w (and x if dx) from a given output gradient.
+func benchConv(b *testing.B, conv convFn, n, c, h, o, k, s, p int, backward, dx bool) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	g := G.NewGraph()
+	x := G.NodeFromAny(g, tensor.New(tensor.WithShape(n, c, h, h), tensor.WithBacking(randVec(rng, n*c*h*h))), G.WithName("x"))
+	w := G.NodeFromAny(g, tensor.New(tensor.WithShape(o, c, k, k), tensor.WithBacking(randVec(rng, o*c*k*k))), G.WithName("w"))
+	y, err := conv(x, w, s, p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if backward {
+		dy := G.NodeFromAny(g, tensor.New(tensor.WithShape(y.Shape().Clone()...), tensor.WithBacking(randVec(rng, y.Shape().TotalSize()))), G.WithName("dy"))
+		wrt := G.Nodes{w}
+		if dx {
+			wrt = append(wrt, x)
+		}
+		if _, err := G.Backpropagate(G.Nodes{y}, G.Nodes{dy}, wrt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	vm := G.NewTapeMachine(g)
+	defer vm.Close()
+	if err := vm.RunAll(); err != nil { // warm-up: buffers allocated
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := vm.RunAll(); err != nil {
+			b.Fatal(err)
+		}
+		vm.Reset()
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
+}
+
+// BenchmarkConv2d: forward and forward+backward of each ResNet-10
+// convolution at batch 16 (part of classifier_backbone_train_step_ms), and
+// Gorgonia's stock G.Conv2d on the 64→64 3×3 layer for comparison.
+func BenchmarkConv2d(b *testing.B) {
+	for _, c := range resnet10Convs {
+		b.Run(c.name+"/Forward", func(b *testing.B) { benchConv(b, Conv2d, c.n, c.c, c.h, c.o, c.k, c.s, c.p, false, false) })
+		b.Run(c.name+"/ForwardBackward", func(b *testing.B) {
+			benchConv(b, Conv2d, c.n, c.c, c.h, c.o, c.k, c.s, c.p, true, c.dx)
+		})
+	}
+	c := resnet10Convs[1]
+	b.Run("Stock/"+c.name+"/Forward", func(b *testing.B) {
+		benchConv(b, stockConv2d, c.n, c.c, c.h, c.o, c.k, c.s, c.p, false, false)
+	})
+	b.Run("Stock/"+c.name+"/ForwardBackward", func(b *testing.B) {
+		benchConv(b, stockConv2d, c.n, c.c, c.h, c.o, c.k, c.s, c.p, true, true)
+	})
+}
+
+// BenchmarkReLU: ours against Gorgonia's Rectify, forward and backward, on
+// the stem's output (16×64×64×64).
+func BenchmarkReLU(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		f    func(*G.Node) (*G.Node, error)
+	}{{"Ours", ReLU}, {"Rectify", G.Rectify}} {
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 1))
+			g := G.NewGraph()
+			s := []int{16, 64, 64, 64}
+			x := G.NodeFromAny(g, tensor.New(tensor.WithShape(s...), tensor.WithBacking(randVec(rng, 16*64*64*64))), G.WithName("x"))
+			y, err := c.f(x)
+			if err != nil {
+				b.Fatal(err)
+			}
+			dy := G.NodeFromAny(g, tensor.New(tensor.WithShape(s...), tensor.WithBacking(randVec(rng, 16*64*64*64))), G.WithName("dy"))
+			if _, err := G.Backpropagate(G.Nodes{y}, G.Nodes{dy}, G.Nodes{x}); err != nil {
+				b.Fatal(err)
+			}
+			vm := G.NewTapeMachine(g)
+			defer vm.Close()
+			b.ResetTimer()
+			for range b.N {
+				if err := vm.RunAll(); err != nil {
+					b.Fatal(err)
+				}
+				vm.Reset()
+			}
+		})
+	}
+}
