@@ -103,7 +103,16 @@ func grow(buf *[]float32, n int) []float32 {
 // Conv2d is the 2-D cross-correlation of x [N, C, H, W] with w [O, C, kH, kW]
 // (torch's nn.Conv2d without bias), the same stride and zero padding on both
 // axes. The result is [N, O, Ho, Wo], Ho = (H + 2·pad − kH)/stride + 1.
-func Conv2d(x, w *G.Node, stride, pad int) (*G.Node, error) {
+func Conv2d(x, w *G.Node, stride, pad int) (*G.Node, error) { return conv2d(x, w, stride, pad, true) }
+
+// Conv2dFrozenInput is Conv2d differentiable with respect to w only, for the
+// first layer: Gorgonia builds and runs every gradient an op's SymDiff
+// returns, and the image's would cost a GEMM and a col2im per step for nothing.
+func Conv2dFrozenInput(x, w *G.Node, stride, pad int) (*G.Node, error) {
+	return conv2d(x, w, stride, pad, false)
+}
+
+func conv2d(x, w *G.Node, stride, pad int, dx bool) (*G.Node, error) {
 	xs, ws := x.Shape(), w.Shape()
 	if xs.Dims() != 4 || ws.Dims() != 4 || xs[1] != ws[1] {
 		return nil, fmt.Errorf("models: Conv2d of x %v and w %v: want [N,C,H,W] and [O,C,kH,kW]", xs, ws)
@@ -117,14 +126,14 @@ func Conv2d(x, w *G.Node, stride, pad int) (*G.Node, error) {
 	if g.Ho < 1 || g.Wo < 1 {
 		return nil, fmt.Errorf("models: Conv2d kernel %dx%d larger than padded input %dx%d", g.KH, g.KW, g.H+2*pad, g.W+2*pad)
 	}
-	c := &convState{g: g}
+	c := &convState{g: g, dx: dx}
 	op := &kOp{
-		name:  fmt.Sprintf("Conv2d%v", g),
+		name:  fmt.Sprintf("Conv2d%v%v", g, dx),
 		arity: 2,
 		typ:   fnType(2),
 		shape: tensor.Shape{g.N, g.O, g.Ho, g.Wo},
 		fn:    c.forward,
-		wrt:   []bool{true, true},
+		wrt:   []bool{dx, true},
 		diff:  c.diff,
 	}
 	return G.ApplyOp(op, x, w)
@@ -133,6 +142,7 @@ func Conv2d(x, w *G.Node, stride, pad int) (*G.Node, error) {
 // convState is the scratch of one Conv2d node and its gradient nodes.
 type convState struct {
 	g          convGeom
+	dx         bool      // differentiate with respect to x
 	col, colX  []float32 // im2col of colX
 	tmp        []float32 // GEMM output in CNHW order
 	dcol, dyTb []float32
@@ -176,17 +186,20 @@ func (c *convState) diff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	dx, err := G.ApplyOp(&kOp{
-		name: fmt.Sprintf("Conv2dGradX%v", g), arity: 2, typ: fnType(2),
-		shape: tensor.Shape{g.N, g.C, g.H, g.W},
-		fn: func(dx []float32, in [][]float32) {
-			dcol := grow(&c.dcol, g.rows()*g.cols())
-			sgemm(true, false, g.rows(), g.cols(), g.O, 1, in[0], g.rows(), in[1], g.cols(), 0, dcol, g.cols())
-			col2im(g, dcol, dx)
-		},
-	}, in[1], dyT)
-	if err != nil {
-		return nil, err
+	var dx *G.Node // nil when not differentiable: Gorgonia skips it
+	if c.dx {
+		dx, err = G.ApplyOp(&kOp{
+			name: fmt.Sprintf("Conv2dGradX%v", g), arity: 2, typ: fnType(2),
+			shape: tensor.Shape{g.N, g.C, g.H, g.W},
+			fn: func(dx []float32, in [][]float32) {
+				dcol := grow(&c.dcol, g.rows()*g.cols())
+				sgemm(true, false, g.rows(), g.cols(), g.O, 1, in[0], g.rows(), in[1], g.cols(), 0, dcol, g.cols())
+				col2im(g, dcol, dx)
+			},
+		}, in[1], dyT)
+		if err != nil {
+			return nil, err
+		}
 	}
 	dw, err := G.ApplyOp(&kOp{
 		name: fmt.Sprintf("Conv2dGradW%v", g), arity: 2, typ: fnType(2),

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	G "gorgonia.org/gorgonia"
@@ -130,6 +131,46 @@ func TestConvOpsGradientsFiniteDifference(t *testing.T) {
 		y = G.Must(BatchNorm2d(y, in[2], in[3], 1e-5, nil))
 		return G.Must(MaxPool2d(G.Must(ReLU(y)), 3, 2, 1))
 	})
+}
+
+// TestConv2dFrozenInput: the same dw as Conv2d, and no input-gradient op.
+func TestConv2dFrozenInput(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	xv, wv := randVec(rng, 2*3*9*9), randVec(rng, 4*3*3*3)
+	var dws [2][]float32
+	for i, conv := range []convFn{Conv2d, Conv2dFrozenInput} {
+		g := G.NewGraph()
+		x := G.NodeFromAny(g, tensor.New(tensor.WithShape(2, 3, 9, 9), tensor.WithBacking(xv)), G.WithName("x"))
+		w := G.NodeFromAny(g, tensor.New(tensor.WithShape(4, 3, 3, 3), tensor.WithBacking(wv)), G.WithName("w"))
+		y := G.Must(conv(x, w, 2, 1))
+		if _, err := G.Grad(G.Must(G.Sum(G.Must(G.Square(y)))), w); err != nil {
+			t.Fatal(err)
+		}
+		gradX := 0
+		for _, n := range g.AllNodes() {
+			if strings.HasPrefix(n.Name(), "Conv2dGradX") {
+				gradX++
+			}
+		}
+		if want := 1 - i; gradX != want {
+			t.Errorf("conv %d: %d input-gradient ops, want %d", i, gradX, want)
+		}
+		vm := G.NewTapeMachine(g, G.BindDualValues(w))
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		gv, err := w.Grad()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dws[i] = append([]float32(nil), gv.Data().([]float32)...)
+		vm.Close()
+	}
+	for i := range dws[0] {
+		if dws[0][i] != dws[1][i] {
+			t.Fatalf("dw[%d]: %g with Conv2d, %g with Conv2dFrozenInput", i, dws[0][i], dws[1][i])
+		}
+	}
 }
 
 func TestBatchNorm2dForward(t *testing.T) {
@@ -297,8 +338,12 @@ func benchConv(b *testing.B, conv convFn, n, c, h, o, k, s, p int, backward, dx 
 func BenchmarkConv2d(b *testing.B) {
 	for _, c := range resnet10Convs {
 		b.Run(c.name+"/Forward", func(b *testing.B) { benchConv(b, Conv2d, c.n, c.c, c.h, c.o, c.k, c.s, c.p, false, false) })
+		conv := Conv2d
+		if !c.dx {
+			conv = Conv2dFrozenInput
+		}
 		b.Run(c.name+"/ForwardBackward", func(b *testing.B) {
-			benchConv(b, Conv2d, c.n, c.c, c.h, c.o, c.k, c.s, c.p, true, c.dx)
+			benchConv(b, conv, c.n, c.c, c.h, c.o, c.k, c.s, c.p, true, c.dx)
 		})
 	}
 	c := resnet10Convs[1]
