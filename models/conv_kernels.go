@@ -12,6 +12,16 @@ package models
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
+// owRange gives the output columns [lo, hi) whose input column ow·s − p + kj
+// falls inside [0, W): the loops then run without bounds tests and vectorise.
+static inline void ow_range(long W, long kj, long s, long p, long Wo, long* lo, long* hi) {
+	long a = p - kj, b = W - 1 + p - kj;
+	*lo = a > 0 ? (a + s - 1) / s : 0;
+	*hi = b < 0 ? 0 : b / s + 1;
+	if (*hi > Wo) *hi = Wo;
+	if (*lo > *hi) *lo = *hi;
+}
+
 // im2col of one image x [C,H,W] into col rows (c,ki,kj), columns (oh,ow),
 // row stride ld (the batch's columns are side by side: ld = N·Ho·Wo).
 CLONES static void k_im2col(const float* x, float* col, long ld, long C, long H, long W,
@@ -21,22 +31,20 @@ CLONES static void k_im2col(const float* x, float* col, long ld, long C, long H,
 	for (long kj = 0; kj < kw; kj++) {
 		float* row = col + ((c * kh + ki) * kw + kj) * ld;
 		const float* xc = x + c * H * W;
+		long lo, hi;
+		ow_range(W, kj, s, p, Wo, &lo, &hi);
 		for (long oh = 0; oh < Ho; oh++) {
 			long ih = oh * s - p + ki;
 			float* r = row + oh * Wo;
 			if (ih < 0 || ih >= H) { memset(r, 0, Wo * sizeof(float)); continue; }
-			const float* xr = xc + ih * W;
-			if (s == 1) {
-				for (long ow = 0; ow < Wo; ow++) {
-					long iw = ow - p + kj;
-					r[ow] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
-				}
-			} else {
-				for (long ow = 0; ow < Wo; ow++) {
-					long iw = ow * s - p + kj;
-					r[ow] = (iw >= 0 && iw < W) ? xr[iw] : 0.0f;
-				}
-			}
+			const float* xr = xc + ih * W + (lo * s - p + kj); // input of column lo
+			float* rl = r + lo;
+			long m = hi - lo;
+			for (long ow = 0; ow < lo; ow++) r[ow] = 0;
+			if (s == 1) memcpy(rl, xr, m * sizeof(float));
+			else if (s == 2) for (long i = 0; i < m; i++) rl[i] = xr[2 * i];
+			else for (long i = 0; i < m; i++) rl[i] = xr[i * s];
+			for (long ow = hi; ow < Wo; ow++) r[ow] = 0;
 		}
 	}
 }
@@ -50,15 +58,16 @@ CLONES static void k_col2im(const float* col, float* dx, long ld, long C, long H
 	for (long kj = 0; kj < kw; kj++) {
 		const float* row = col + ((c * kh + ki) * kw + kj) * ld;
 		float* xc = dx + c * H * W;
+		long lo, hi;
+		ow_range(W, kj, s, p, Wo, &lo, &hi);
 		for (long oh = 0; oh < Ho; oh++) {
 			long ih = oh * s - p + ki;
 			if (ih < 0 || ih >= H) continue;
-			const float* r = row + oh * Wo;
-			float* xr = xc + ih * W;
-			for (long ow = 0; ow < Wo; ow++) {
-				long iw = ow * s - p + kj;
-				if (iw >= 0 && iw < W) xr[iw] += r[ow];
-			}
+			const float* r = row + oh * Wo + lo;
+			float* xr = xc + ih * W + (lo * s - p + kj); // input of column lo
+			long m = hi - lo;
+			if (s == 1) for (long i = 0; i < m; i++) xr[i] += r[i];
+			else for (long i = 0; i < m; i++) xr[i * s] += r[i];
 		}
 	}
 }

@@ -76,6 +76,8 @@ func TestConv2dMatchesReference(t *testing.T) {
 		{2, 5, 6, 6, 3, 1, 1, 0},
 		{2, 5, 7, 7, 3, 1, 2, 0}, // 1×1/2 projection shortcut
 		{1, 2, 4, 4, 2, 3, 2, 1},
+		{1, 2, 10, 11, 3, 3, 3, 1}, // stride 3: the generic strided loops
+		{2, 2, 3, 3, 2, 7, 2, 3},   // kernel wider than the image
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range cases {
@@ -119,6 +121,7 @@ func TestConvOpsGradientsFiniteDifference(t *testing.T) {
 	fdCheck(t, "Conv2d 3x3/2 pad 1", [][]int{{2, 2, 6, 5}, {2, 2, 3, 3}}, normal, conv(2, 1))
 	fdCheck(t, "Conv2d 1x1/2", [][]int{{2, 3, 4, 4}, {2, 3, 1, 1}}, normal, conv(2, 0))
 	fdCheck(t, "Conv2d 7x7/2 pad 3", [][]int{{1, 2, 7, 7}, {2, 2, 7, 7}}, normal, conv(2, 3))
+	fdCheck(t, "Conv2d 3x3/3 pad 1", [][]int{{1, 2, 7, 8}, {2, 2, 3, 3}}, normal, conv(3, 1))
 	fdCheck(t, "BatchNorm2d", [][]int{{2, 3, 2, 3}, {3}, {3}}, normal, func(in ...*G.Node) *G.Node {
 		return G.Must(BatchNorm2d(in[0], in[1], in[2], 1e-5, nil))
 	})
