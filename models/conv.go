@@ -141,11 +141,10 @@ func conv2d(x, w *G.Node, stride, pad int, dx bool) (*G.Node, error) {
 
 // convState is the scratch of one Conv2d node and its gradient nodes.
 type convState struct {
-	g          convGeom
-	dx         bool      // differentiate with respect to x
-	col, colX  []float32 // im2col of colX
-	tmp        []float32 // GEMM output in CNHW order
-	dcol, dyTb []float32
+	g         convGeom
+	dx        bool      // differentiate with respect to x
+	col, colX []float32 // im2col of colX
+	tmp       []float32 // GEMM output in CNHW order
 }
 
 // cols returns im2col(x), from the forward's buffer when x is the same input.
@@ -186,21 +185,9 @@ func (c *convState) diff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	var dx *G.Node // nil when not differentiable: Gorgonia skips it
-	if c.dx {
-		dx, err = G.ApplyOp(&kOp{
-			name: fmt.Sprintf("Conv2dGradX%v", g), arity: 2, typ: fnType(2),
-			shape: tensor.Shape{g.N, g.C, g.H, g.W},
-			fn: func(dx []float32, in [][]float32) {
-				dcol := grow(&c.dcol, g.rows()*g.cols())
-				sgemm(true, false, g.rows(), g.cols(), g.O, 1, in[0], g.rows(), in[1], g.cols(), 0, dcol, g.cols())
-				col2im(g, dcol, dx)
-			},
-		}, in[1], dyT)
-		if err != nil {
-			return nil, err
-		}
-	}
+	// dw first: the tape keeps creation order among independent nodes, so
+	// it reads col before dx overwrites it (were it not so, dw would redo
+	// im2col, still correct).
 	dw, err := G.ApplyOp(&kOp{
 		name: fmt.Sprintf("Conv2dGradW%v", g), arity: 2, typ: fnType(2),
 		shape: tensor.Shape{g.O, g.C, g.KH, g.KW},
@@ -209,6 +196,22 @@ func (c *convState) diff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			sgemm(false, true, g.O, g.rows(), g.cols(), 1, in[1], g.cols(), col, g.cols(), 0, dw, g.rows())
 		},
 	}, in[0], dyT)
+	if err != nil {
+		return nil, err
+	}
+	var dx *G.Node // nil when not differentiable: Gorgonia skips it
+	if c.dx {
+		dx, err = G.ApplyOp(&kOp{
+			name: fmt.Sprintf("Conv2dGradX%v", g), arity: 2, typ: fnType(2),
+			shape: tensor.Shape{g.N, g.C, g.H, g.W},
+			fn: func(dx []float32, in [][]float32) {
+				dcol := grow(&c.col, g.rows()*g.cols()) // col's buffer: one K×N·Ho·Wo matrix per conv
+				c.colX = nil
+				sgemm(true, false, g.rows(), g.cols(), g.O, 1, in[0], g.rows(), in[1], g.cols(), 0, dcol, g.cols())
+				col2im(g, dcol, dx)
+			},
+		}, in[1], dyT)
+	}
 	return G.Nodes{dx, dw}, err
 }
 
