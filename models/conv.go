@@ -17,14 +17,15 @@ import (
 // side by side in col [C·kH·kW, N·Ho·Wo], so y = w·col is a single OpenBLAS
 // sgemm with the batch in its wide dimension, whatever the spatial size (the
 // 4×4 maps of the last stage would give tiny per-image GEMMs). Its gradient
-// reuses the same col: dw = dyᵀ·colᵀ and dx = col2im(wᵀ·dyᵀ), dyᵀ being dy in
-// CNHW order, computed once by a shared node for both.
+// reuses the same col: dw = dyᵀ·colᵀ, then wᵀ·dyᵀ overwrites col and col2im
+// gives dx; dyᵀ is dy in CNHW order, computed once by a shared node for both.
 //
 // Ops keep their scratch buffers (col, output shuffles, pool arg-maxes) and
-// reuse them across runs. A gradient op reads the scratch its forward op
-// filled earlier in the same run (it depends on the output gradient, so the
-// tape always runs it after the forward); it checks that the input is the
-// same buffer and recomputes otherwise.
+// reuse them across runs, so a graph must not be run by two machines at
+// once. A gradient op reads the scratch its forward op filled earlier in the
+// same run (it depends on the output gradient, so the tape always runs it
+// after the forward); it checks that the input is the same buffer and that
+// nothing overwrote the scratch, and recomputes otherwise.
 
 // kOp is a float32 op of fixed output shape computed by fn; diff, if set,
 // gives the gradients of the inputs marked in wrt.
