@@ -10,30 +10,38 @@ import (
 // column buffers one user feature's values for the episode being recorded
 // and turns them into the feature's data-parquet column. There is one
 // implementation per dtype; newColumn picks it from the feature's dtype and
-// shape, so image and video features plug in here as further cases.
+// shape (images and videos: image.go, videocolumn.go).
 type column interface {
-	// check reports whether add would accept v, naming what was expected.
-	check(v any) error
-	// add appends one frame's value; v has passed check.
-	add(v any)
+	// prepare checks v, naming what was expected, and returns what add
+	// takes (v itself, or v converted, e.g. an image to RGB bytes).
+	prepare(v any) (any, error)
+	// add appends one frame's prepared value. Only I/O can make it fail.
+	add(p any) error
 	// len is the number of frames buffered.
 	len() int
 	reset()
-	// build appends the buffered frames to b, a builder of the feature's arrowType.
+	// build appends the buffered frames to b, a builder of the feature's
+	// arrowType. Video columns have no data column and are not built.
 	build(b array.Builder) error
-	// float64s returns the buffered values row-major (len × dim) for stats, or
-	// nil when the feature has none (strings).
-	float64s() []float64
+	// stats are the episode's statistics of the feature (spec §5); ok is
+	// false when it has none (strings).
+	stats(quantiles bool) (s Stats, ok bool)
 }
 
 func newColumn(f Feature) (column, error) {
+	switch f.Dtype {
+	case "image":
+		return newImageColumn(f)
+	case "video":
+		return nil, fmt.Errorf("internal: video features use newVideoColumn")
+	}
 	if _, err := f.arrowType(); err != nil {
 		return nil, err
 	}
 	d := f.dim()
 	switch f.Dtype {
 	case "float32":
-		return &numColumn[float32]{dim: d}, nil
+		return &numColumn[float32]{dim: d, f32: true}, nil
 	case "float64":
 		return &numColumn[float64]{dim: d}, nil
 	case "int64":
@@ -55,6 +63,7 @@ type number interface {
 // numColumn holds a numeric feature, row-major.
 type numColumn[T number] struct {
 	dim  int
+	f32  bool // float32 values: quantile edges in float32, as NumPy computes them
 	data []T
 }
 
@@ -66,34 +75,35 @@ func (c *numColumn[T]) want() string {
 	return fmt.Sprintf("[]%T of length %d", zero, c.dim)
 }
 
-func (c *numColumn[T]) check(v any) error {
+func (c *numColumn[T]) prepare(v any) (any, error) {
 	switch x := v.(type) {
 	case T:
 		if c.dim != 1 {
-			return fmt.Errorf("want %s, got a single %T (%v)", c.want(), x, x)
+			return nil, fmt.Errorf("want %s, got a single %T (%v)", c.want(), x, x)
 		}
-		return checkFinite(x)
+		return v, checkFinite(x)
 	case []T:
 		if len(x) != c.dim {
-			return fmt.Errorf("want %s, got length %d", c.want(), len(x))
+			return nil, fmt.Errorf("want %s, got length %d", c.want(), len(x))
 		}
 		for i, e := range x {
 			if err := checkFinite(e); err != nil {
-				return fmt.Errorf("[%d]: %w", i, err)
+				return nil, fmt.Errorf("[%d]: %w", i, err)
 			}
 		}
-		return nil
+		return v, nil
 	}
-	return fmt.Errorf("want %s, got %T (%s)", c.want(), v, shortValue(v))
+	return nil, fmt.Errorf("want %s, got %T (%s)", c.want(), v, shortValue(v))
 }
 
-func (c *numColumn[T]) add(v any) {
+func (c *numColumn[T]) add(v any) error {
 	switch x := v.(type) {
 	case T:
 		c.data = append(c.data, x)
 	case []T:
 		c.data = append(c.data, x...)
 	}
+	return nil
 }
 
 func (c *numColumn[T]) len() int { return len(c.data) / c.dim }
@@ -111,12 +121,16 @@ func (c *numColumn[T]) build(b array.Builder) error {
 	return appendNumbers(leaf, c.data)
 }
 
-func (c *numColumn[T]) float64s() []float64 {
+func (c *numColumn[T]) stats(quantiles bool) (Stats, bool) {
 	out := make([]float64, len(c.data))
 	for i, v := range c.data {
 		out[i] = float64(v)
 	}
-	return out
+	s := computeStats(out, c.dim, c.f32)
+	if !quantiles {
+		s = s.withoutQuantiles()
+	}
+	return s, true
 }
 
 // appendNumbers appends v to the primitive builder b of the same type.
@@ -168,29 +182,30 @@ func (c *boolColumn) want() string {
 	return fmt.Sprintf("[]bool of length %d", c.dim)
 }
 
-func (c *boolColumn) check(v any) error {
+func (c *boolColumn) prepare(v any) (any, error) {
 	switch x := v.(type) {
 	case bool:
 		if c.dim != 1 {
-			return fmt.Errorf("want %s, got a single bool (%v)", c.want(), x)
+			return nil, fmt.Errorf("want %s, got a single bool (%v)", c.want(), x)
 		}
-		return nil
+		return v, nil
 	case []bool:
 		if len(x) != c.dim {
-			return fmt.Errorf("want %s, got length %d", c.want(), len(x))
+			return nil, fmt.Errorf("want %s, got length %d", c.want(), len(x))
 		}
-		return nil
+		return v, nil
 	}
-	return fmt.Errorf("want %s, got %T (%s)", c.want(), v, shortValue(v))
+	return nil, fmt.Errorf("want %s, got %T (%s)", c.want(), v, shortValue(v))
 }
 
-func (c *boolColumn) add(v any) {
+func (c *boolColumn) add(v any) error {
 	switch x := v.(type) {
 	case bool:
 		c.data = append(c.data, x)
 	case []bool:
 		c.data = append(c.data, x...)
 	}
+	return nil
 }
 
 func (c *boolColumn) len() int { return len(c.data) / c.dim }
@@ -213,38 +228,43 @@ func (c *boolColumn) build(b array.Builder) error {
 	return nil
 }
 
-func (c *boolColumn) float64s() []float64 {
+func (c *boolColumn) stats(quantiles bool) (Stats, bool) {
 	out := make([]float64, len(c.data))
 	for i, v := range c.data {
 		if v {
 			out[i] = 1
 		}
 	}
-	return out
+	s := computeStats(out, c.dim, false)
+	if !quantiles {
+		s = s.withoutQuantiles()
+	}
+	return s, true
 }
 
 type stringColumn struct{ data []string }
 
-func (c *stringColumn) check(v any) error {
+func (c *stringColumn) prepare(v any) (any, error) {
 	switch x := v.(type) {
 	case string:
-		return nil
+		return v, nil
 	case []string:
 		if len(x) == 1 {
-			return nil
+			return v, nil
 		}
-		return fmt.Errorf("want string or []string of length 1, got length %d", len(x))
+		return nil, fmt.Errorf("want string or []string of length 1, got length %d", len(x))
 	}
-	return fmt.Errorf("want string, got %T (%s)", v, shortValue(v))
+	return nil, fmt.Errorf("want string, got %T (%s)", v, shortValue(v))
 }
 
-func (c *stringColumn) add(v any) {
+func (c *stringColumn) add(v any) error {
 	switch x := v.(type) {
 	case string:
 		c.data = append(c.data, x)
 	case []string:
 		c.data = append(c.data, x...)
 	}
+	return nil
 }
 
 func (c *stringColumn) len() int { return len(c.data) }
@@ -259,7 +279,7 @@ func (c *stringColumn) build(b array.Builder) error {
 	return nil
 }
 
-func (c *stringColumn) float64s() []float64 { return nil }
+func (c *stringColumn) stats(bool) (Stats, bool) { return Stats{}, false }
 
 // shortValue prints v for an error message, cut to a readable length.
 func shortValue(v any) string {

@@ -33,8 +33,9 @@ type VideoSegment struct {
 }
 
 // buildEpisodesRecord makes the Arrow record of rows eps with schema (one of
-// episodesSchema). The caller releases it.
-func buildEpisodesRecord(mem memory.Allocator, schema *arrow.Schema, features []Feature, eps []Episode) (arrow.Record, error) {
+// episodesSchema, with quantile columns when quantiles is set). The caller
+// releases it.
+func buildEpisodesRecord(mem memory.Allocator, schema *arrow.Schema, features []Feature, eps []Episode, quantiles bool) (arrow.Record, error) {
 	b := array.NewRecordBuilder(mem, schema)
 	defer b.Release()
 	field := func(name string) array.Builder {
@@ -83,10 +84,33 @@ func buildEpisodesRecord(mem memory.Allocator, schema *arrow.Schema, features []
 		tvb.AppendValues(e.Tasks, nil)
 	}
 	for _, f := range features {
+		if !f.isVideo() {
+			continue
+		}
+		prefix := epVideosPrefix + f.Name + "/"
+		cb, ok1 := field(prefix + "chunk_index").(*array.Int64Builder)
+		fb, ok2 := field(prefix + "file_index").(*array.Int64Builder)
+		fromB, ok3 := field(prefix + "from_timestamp").(*array.Float64Builder)
+		toB, ok4 := field(prefix + "to_timestamp").(*array.Float64Builder)
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			return nil, fmt.Errorf("internal: video columns of %q have unexpected types", f.Name)
+		}
+		for _, e := range eps {
+			seg, ok := e.Videos[f.Name]
+			if !ok {
+				return nil, fmt.Errorf("episode %d: no video segment for %q", e.Index, f.Name)
+			}
+			cb.Append(int64(seg.Chunk))
+			fb.Append(int64(seg.File))
+			fromB.Append(seg.FromTimestamp)
+			toB.Append(seg.ToTimestamp)
+		}
+	}
+	for _, f := range features {
 		if !f.hasStats() {
 			continue
 		}
-		for _, stat := range statNames() {
+		for _, stat := range statNames(quantiles) {
 			name := statsColumn(f.Name, stat)
 			lb, ok := field(name).(*array.ListBuilder)
 			if !ok {
@@ -97,7 +121,7 @@ func buildEpisodesRecord(mem memory.Allocator, schema *arrow.Schema, features []
 				if !ok {
 					return nil, fmt.Errorf("episode %d: no stats for feature %q", e.Index, f.Name)
 				}
-				if err := appendStat(lb, s, stat); err != nil {
+				if err := appendStat(lb, s, stat, f.isVisual()); err != nil {
 					return nil, fmt.Errorf("episode %d: %s: %w", e.Index, name, err)
 				}
 			}
@@ -107,8 +131,9 @@ func buildEpisodesRecord(mem memory.Allocator, schema *arrow.Schema, features []
 }
 
 // appendStat appends one list value, statistic stat of s, to lb, typed by
-// lb's element builder (statElemType).
-func appendStat(lb *array.ListBuilder, s Stats, stat string) error {
+// lb's element builder (statElemType); nested per channel as (3, 1, 1) for
+// images and videos.
+func appendStat(lb *array.ListBuilder, s Stats, stat string, visual bool) error {
 	var vals []float64
 	switch stat {
 	case "min":
@@ -132,6 +157,26 @@ func appendStat(lb *array.ListBuilder, s Stats, stat string) error {
 		return fmt.Errorf("statistic %q missing", stat)
 	}
 	lb.Append(true)
+	if visual && stat != "count" {
+		l2, ok := lb.ValueBuilder().(*array.ListBuilder)
+		if !ok {
+			return fmt.Errorf("internal: image stats builder %T", lb.ValueBuilder())
+		}
+		l3, ok := l2.ValueBuilder().(*array.ListBuilder)
+		if !ok {
+			return fmt.Errorf("internal: image stats builder %T", l2.ValueBuilder())
+		}
+		vb, ok := l3.ValueBuilder().(*array.Float64Builder)
+		if !ok {
+			return fmt.Errorf("internal: image stats builder %T", l3.ValueBuilder())
+		}
+		for _, v := range vals {
+			l2.Append(true)
+			l3.Append(true)
+			vb.Append(v)
+		}
+		return nil
+	}
 	switch vb := lb.ValueBuilder().(type) {
 	case *array.Float64Builder:
 		vb.AppendValues(vals, nil)

@@ -12,8 +12,8 @@ import (
 // Feature describes one column of the dataset as meta/info.json does (spec §2).
 type Feature struct {
 	Name  string   // "observation.state"
-	Dtype string   // "float32", "float64", "int64", "int32", "bool", "string" (later "image", "video")
-	Shape []int    // [1] for scalars, [D] for vectors
+	Dtype string   // "float32", "float64", "int64", "int32", "bool", "string", "image", "video"
+	Shape []int    // [1] for scalars, [D] for vectors, [H, W, 3] or [3, H, W] for images and videos
 	Names []string // nil is written as JSON null
 
 	// RawNames holds "names" when it is not a list of strings (LeRobot also
@@ -63,9 +63,56 @@ func isDefaultFeature(name string) bool {
 	return false
 }
 
-// dtypes this package writes today. "image" and "video" come with the video
-// issue; "language" (main only) is not planned.
+// errUnsupportedDtype: "language" (LeRobot main only) and numpy dtypes
+// other than those of arrowScalarType are not written.
 var errUnsupportedDtype = errors.New("unsupported dtype")
+
+// isVisual reports an image or video feature (a camera).
+func (f Feature) isVisual() bool { return f.Dtype == "image" || f.Dtype == "video" }
+
+// isVideo reports a video feature, which has no data column.
+func (f Feature) isVideo() bool { return f.Dtype == "video" }
+
+// imageSize returns height and width of an image or video feature. LeRobot
+// accepts [H, W, C] with names ["height", "width", "channels"] (lerobot-record)
+// and [C, H, W] with names ["channels", "height", "width"] (HIL-SERL's
+// gym_manipulator); policy code looks at names[2] (spec §2). Without such
+// names, the axis of size 3 decides. Only RGB (C = 3) is supported.
+func (f Feature) imageSize() (h, w int, err error) {
+	if len(f.Shape) != 3 {
+		return 0, 0, fmt.Errorf("shape %v: %s features have shape [H, W, 3] or [3, H, W]", f.Shape, f.Dtype)
+	}
+	isChannel := func(s string) bool { return s == "channel" || s == "channels" }
+	chw := false
+	switch {
+	case len(f.Names) == 3 && isChannel(f.Names[0]):
+		chw = true
+	case len(f.Names) == 3 && isChannel(f.Names[2]):
+	case f.Shape[2] == 3:
+	case f.Shape[0] == 3:
+		chw = true
+	}
+	if chw {
+		h, w = f.Shape[1], f.Shape[2]
+		if f.Shape[0] != 3 {
+			return 0, 0, fmt.Errorf("shape %v: %d channels, only RGB (3) is supported", f.Shape, f.Shape[0])
+		}
+	} else {
+		h, w = f.Shape[0], f.Shape[1]
+		if f.Shape[2] != 3 {
+			return 0, 0, fmt.Errorf("shape %v: %d channels, only RGB (3) is supported", f.Shape, f.Shape[2])
+		}
+	}
+	return h, w, nil
+}
+
+// imageArrowType is datasets.Image's storage type (spec §4.3).
+func imageArrowType() arrow.DataType {
+	return arrow.StructOf(
+		arrow.Field{Name: "bytes", Type: arrow.BinaryTypes.Binary, Nullable: true},
+		arrow.Field{Name: "path", Type: arrow.BinaryTypes.String, Nullable: true},
+	)
+}
 
 // arrowScalarType maps a numeric/bool/string dtype to its Arrow type (spec §4.1).
 func arrowScalarType(dtype string) (arrow.DataType, error) {
@@ -99,8 +146,18 @@ func (f Feature) dim() int {
 func (f Feature) isScalar() bool { return len(f.Shape) == 1 && f.Shape[0] == 1 }
 
 // arrowType is the data-parquet column type of f (spec §4.1): the scalar type
-// for shape [1], fixed_size_list<item: T>[D] for shape [D].
+// for shape [1], fixed_size_list<item: T>[D] for shape [D], the image struct
+// for images. Videos have no column.
 func (f Feature) arrowType() (arrow.DataType, error) {
+	switch f.Dtype {
+	case "image":
+		if _, _, err := f.imageSize(); err != nil {
+			return nil, err
+		}
+		return imageArrowType(), nil
+	case "video":
+		return nil, fmt.Errorf("video feature %q has no data column", f.Name)
+	}
 	base, err := arrowScalarType(f.Dtype)
 	if err != nil {
 		return nil, err
@@ -140,12 +197,14 @@ func validateFeatures(fs []Feature) []error {
 			at("name", "duplicate feature name")
 		}
 		seen[f.Name] = true
-		if f.Dtype == "image" || f.Dtype == "video" {
-			at("dtype", "%q features are not supported yet", f.Dtype)
+		if f.isVisual() {
+			if _, _, err := f.imageSize(); err != nil {
+				at("shape", "%v", err)
+			}
 			continue
 		}
 		if _, err := arrowScalarType(f.Dtype); err != nil {
-			at("dtype", "must be one of float32, float64, int64, int32, bool, string; got %q", f.Dtype)
+			at("dtype", "must be one of float32, float64, int64, int32, bool, string, image, video; got %q", f.Dtype)
 			continue
 		}
 		if _, err := f.arrowType(); err != nil {
@@ -163,8 +222,13 @@ func validateFeatures(fs []Feature) []error {
 }
 
 // hfFeatureJSON is the datasets Features.to_dict() entry of f in the
-// `huggingface` metadata, as datasets 4.x writes it (spec §4.2).
-func (f Feature) hfFeatureJSON() (obj, error) {
+// `huggingface` metadata (spec §4.2): vectors are "List" as datasets 4.x
+// writes them (v3.0), or "Sequence" as datasets 3.x does (v2.1, whose
+// loaders do not know "List"); images are {"_type": "Image"}.
+func (f Feature) hfFeatureJSON(sequence bool) (obj, error) {
+	if f.Dtype == "image" {
+		return obj{{"_type", "Image"}}, nil
+	}
 	if _, err := arrowScalarType(f.Dtype); err != nil {
 		return nil, err
 	}
@@ -172,5 +236,18 @@ func (f Feature) hfFeatureJSON() (obj, error) {
 	if f.isScalar() {
 		return value, nil
 	}
-	return obj{{"feature", value}, {"length", f.Shape[0]}, {"_type", "List"}}, nil
+	listType := "List"
+	if sequence {
+		listType = "Sequence"
+	}
+	return obj{{"feature", value}, {"length", f.Shape[0]}, {"_type", listType}}, nil
+}
+
+// statsDim is the number of values of each statistic: one per channel for
+// images and videos (stored as (3, 1, 1)), else one per value.
+func (f Feature) statsDim() int {
+	if f.isVisual() {
+		return 3
+	}
+	return f.dim()
 }

@@ -12,7 +12,7 @@ import (
 
 // requireTools turns a missing external tool or fixture into a failure when
 // E2HIL_REQUIRE_TOOLS=1 (make test installs them), and a skip otherwise.
-func requireTools(t *testing.T, format string, args ...any) {
+func requireTools(t testing.TB, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...)
 	if os.Getenv("E2HIL_REQUIRE_TOOLS") == "1" {

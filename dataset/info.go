@@ -27,6 +27,18 @@ const (
 	TasksPath = "meta/tasks.parquet"
 )
 
+// Format constants of codebase version v2.1 (spec §1.1).
+const (
+	CodebaseVersionV21 = "v2.1"
+
+	DefaultDataPathV21  = "data/chunk-{episode_chunk:03d}/episode_{episode_index:06d}.parquet"
+	DefaultVideoPathV21 = "videos/chunk-{episode_chunk:03d}/{video_key}/episode_{episode_index:06d}.mp4"
+
+	TasksPathV21         = "meta/tasks.jsonl"
+	EpisodesPathV21      = "meta/episodes.jsonl"
+	EpisodesStatsPathV21 = "meta/episodes_stats.jsonl"
+)
+
 // Info is meta/info.json (spec §2).
 type Info struct {
 	CodebaseVersion    string
@@ -63,6 +75,66 @@ func (in Info) Feature(name string) (Feature, bool) {
 // isV2 reports a v2.x info.json, which has total_videos and total_chunks
 // and no file sizes.
 func (in Info) isV2() bool { return strings.HasPrefix(in.CodebaseVersion, "v2") }
+
+// version returns the major and minor version of CodebaseVersion.
+func (in Info) version() (major, minor int, err error) {
+	v := strings.TrimPrefix(in.CodebaseVersion, "v")
+	a, b, _ := strings.Cut(v, ".")
+	major, err1 := strconv.Atoi(a)
+	minor, err2 := strconv.Atoi(b)
+	if err1 != nil || (b != "" && err2 != nil) {
+		return 0, 0, fmt.Errorf("codebase_version %q: not of the form vX.Y", in.CodebaseVersion)
+	}
+	return major, minor, nil
+}
+
+// checkSupported accepts the versions this package reads: v2.1 (and later
+// v2.x) and v3.x — what LeRobot ≤ 0.3 and ≥ 0.4 load (spec §7.1).
+func (in Info) checkSupported() error {
+	major, minor, err := in.version()
+	if err != nil {
+		return err
+	}
+	if (major == 2 && minor >= 1) || major == 3 {
+		return nil
+	}
+	return fmt.Errorf("%w: codebase_version %s; e2hil reads v2.1 and v3.0 (LeRobot converts v2.0 with convert_dataset_v20_to_v21)", ErrUnsupported, in.CodebaseVersion)
+}
+
+// VideoKeys are the names of the video features, in order.
+func (in Info) VideoKeys() []string {
+	var keys []string
+	for _, f := range in.Features {
+		if f.isVideo() {
+			keys = append(keys, f.Name)
+		}
+	}
+	return keys
+}
+
+// pathArgs are the template fields of data_path and video_path for an
+// episode: v2.1 names files by episode, v3.0 by (chunk, file).
+func (in Info) pathArgs(ep Episode, chunk, file int, key string) map[string]any {
+	if in.isV2() {
+		return map[string]any{"episode_chunk": ep.Index / max(in.ChunksSize, 1), "episode_index": ep.Index, "video_key": key}
+	}
+	return map[string]any{"chunk_index": chunk, "file_index": file, "video_key": key}
+}
+
+// DataFile is the path, relative to the root, of the file holding ep's rows.
+func (in Info) DataFile(ep Episode) (string, error) {
+	return formatPath(in.DataPath, in.pathArgs(ep, ep.DataChunk, ep.DataFile, ""))
+}
+
+// VideoFile is the path, relative to the root, of the mp4 holding ep's
+// frames of the video feature key.
+func (in Info) VideoFile(ep Episode, key string) (string, error) {
+	if in.VideoPath == "" {
+		return "", fmt.Errorf("info.json: video_path is null but %q is a video feature", key)
+	}
+	seg := ep.Videos[key]
+	return formatPath(in.VideoPath, in.pathArgs(ep, seg.Chunk, seg.File, key))
+}
 
 // major returns the major version of CodebaseVersion ("v3.0" → 3).
 func (in Info) major() (int, error) {

@@ -58,9 +58,18 @@ func openParquet(path string, mem memory.Allocator) (*parquetFile, error) {
 	if err != nil {
 		return nil, err // names the path
 	}
-	rdr, err := file.NewParquetReader(f, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	pf, err := openParquetReader(path, f, mem)
 	if err != nil {
 		f.Close()
+	}
+	return pf, err
+}
+
+// openParquetReader opens Parquet data from r, called path in errors.
+func openParquetReader(path string, r parquet.ReaderAtSeeker, mem memory.Allocator) (pf *parquetFile, err error) {
+	defer recoverParquetPanic(&err, path)
+	rdr, err := file.NewParquetReader(r, file.WithReadProps(parquet.NewReaderProperties(mem)))
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, mem)
@@ -131,7 +140,8 @@ func (p *parquetFile) readField(name string, rowGroups []int) (*arrow.Chunked, e
 
 // readRowGroups reads the given leaf columns (all when nil) of the given row
 // groups (all when nil). The caller releases the table.
-func (p *parquetFile) readRowGroups(leaves, rowGroups []int) (arrow.Table, error) {
+func (p *parquetFile) readRowGroups(leaves, rowGroups []int) (tbl arrow.Table, err error) {
+	defer recoverParquetPanic(&err, p.path)
 	if leaves == nil {
 		for i := 0; i < p.rdr.MetaData().Schema.NumColumns(); i++ {
 			leaves = append(leaves, i)
@@ -142,9 +152,18 @@ func (p *parquetFile) readRowGroups(leaves, rowGroups []int) (arrow.Table, error
 			rowGroups = append(rowGroups, i)
 		}
 	}
-	tbl, err := p.fr.ReadRowGroups(context.Background(), leaves, rowGroups)
+	tbl, err = p.fr.ReadRowGroups(context.Background(), leaves, rowGroups)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p.path, err)
 	}
 	return tbl, nil
+}
+
+// recoverParquetPanic, deferred, turns a panic of the Parquet library on a
+// corrupt file (arrow-go does not check every length it reads) into an
+// error naming what was being read.
+func recoverParquetPanic(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: corrupt Parquet data: %v", what, r)
+	}
 }

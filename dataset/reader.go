@@ -10,29 +10,42 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
+
+	"github.com/e2hil/e2hil/dataset/video"
 )
 
-// Dataset is an open v3.0 dataset: its metadata is read by Open, data
-// columns on demand.
+// Dataset is an open dataset (v3.0 or v2.1): its metadata is read by Open,
+// data columns and video frames on demand.
 type Dataset struct {
 	Root     string
 	Info     Info
 	Tasks    []string // by task_index
 	Episodes []Episode
-	Stats    map[string]Stats // meta/stats.json; nil when the file is absent
+	// Stats are meta/stats.json (v3.0; nil when the file is absent), or the
+	// aggregate of episodes_stats.jsonl (v2.1), as LeRobot loads them.
+	Stats map[string]Stats
+	// Tolerance is how far, in seconds, a decoded video frame may be from the
+	// timestamp asked for (LeRobot's tolerance_s).
+	Tolerance float64
 
-	mem memory.Allocator
+	mem   memory.Allocator
+	cache *episodeCache // Item's last episode
 }
 
-// Open reads a v3.0 dataset's meta/info.json, meta/tasks.parquet,
-// meta/episodes/*/*.parquet and meta/stats.json (optional). Data files are
-// not opened until a column is read, so a metadata-only copy opens fine.
+// Open reads a dataset's metadata: for v3.0 meta/info.json,
+// meta/tasks.parquet, meta/episodes/*/*.parquet and meta/stats.json
+// (optional); for v2.1 meta/info.json and the JSON-lines files. Data and
+// video files are not opened until read, so a metadata-only copy opens fine.
 func Open(root string) (*Dataset, error) {
 	return open(root, memory.DefaultAllocator)
 }
 
-func open(root string, mem memory.Allocator) (*Dataset, error) {
+func open(root string, mem memory.Allocator) (d *Dataset, err error) {
 	wrap := func(err error) error { return fmt.Errorf("open dataset %s: %w", root, err) }
+	if pendingJournal(root) {
+		return nil, wrap(fmt.Errorf("%w: %s exists; run `e2hil dataset validate --repair %s` (dataset.Recover) to finish it",
+			ErrInterrupted, filepath.Join(privateDir, journalName), root))
+	}
 	infoPath := filepath.Join(root, InfoPath)
 	b, err := os.ReadFile(infoPath)
 	if err != nil {
@@ -42,10 +55,22 @@ func open(root string, mem memory.Allocator) (*Dataset, error) {
 	if err != nil {
 		return nil, wrap(fmt.Errorf("%s: %w", infoPath, err))
 	}
-	if major, _ := info.major(); major != 3 {
-		return nil, wrap(fmt.Errorf("%w: codebase_version %s; this reader reads v3.x", ErrUnsupported, info.CodebaseVersion))
+	if err := info.checkSupported(); err != nil {
+		return nil, wrap(err)
 	}
-	d := &Dataset{Root: root, Info: info, mem: mem}
+	defer recoverParquetPanic(&err, root)
+	if info.isV2() {
+		d, err := openV21(root, info, mem)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		if err := d.checkTotals(); err != nil {
+			return nil, wrap(err)
+		}
+		d.Tolerance = video.DefaultTolerance
+		return d, nil
+	}
+	d = &Dataset{Root: root, Info: info, mem: mem, Tolerance: video.DefaultTolerance}
 
 	tasksPath := filepath.Join(root, TasksPath)
 	if _, err := os.Stat(tasksPath); err == nil || info.TotalTasks > 0 {
@@ -76,18 +101,8 @@ func open(root string, mem memory.Allocator) (*Dataset, error) {
 		}
 		d.Episodes = append(d.Episodes, eps...)
 	}
-	if len(d.Episodes) != info.TotalEpisodes {
-		return nil, wrap(fmt.Errorf("%w: meta/episodes has %d episodes, info.json total_episodes is %d", ErrInconsistent, len(d.Episodes), info.TotalEpisodes))
-	}
-	var frames int
-	for i, e := range d.Episodes {
-		if e.Index != i {
-			return nil, wrap(fmt.Errorf("%w: meta/episodes row %d has episode_index %d; rows must be in episode order", ErrInconsistent, i, e.Index))
-		}
-		frames += e.Length
-	}
-	if frames != info.TotalFrames {
-		return nil, wrap(fmt.Errorf("%w: episode lengths sum to %d, info.json total_frames is %d", ErrInconsistent, frames, info.TotalFrames))
+	if err := d.checkTotals(); err != nil {
+		return nil, wrap(err)
 	}
 
 	statsPath := filepath.Join(root, StatsPath)
@@ -99,6 +114,36 @@ func open(root string, mem memory.Allocator) (*Dataset, error) {
 		return nil, wrap(err)
 	}
 	return d, nil
+}
+
+// checkTotals checks the episodes against info.json's totals: indices
+// 0..N-1 in order, lengths summing to total_frames, index ranges contiguous.
+func (d *Dataset) checkTotals() error {
+	meta := "meta/episodes"
+	if d.Info.isV2() {
+		meta = EpisodesPathV21
+	}
+	if len(d.Episodes) != d.Info.TotalEpisodes {
+		return fmt.Errorf("%w: %s has %d episodes, info.json total_episodes is %d", ErrInconsistent, meta, len(d.Episodes), d.Info.TotalEpisodes)
+	}
+	var frames int64
+	for i, e := range d.Episodes {
+		if e.Index != i {
+			return fmt.Errorf("%w: %s row %d has episode_index %d; rows must be in episode order", ErrInconsistent, meta, i, e.Index)
+		}
+		if e.Length <= 0 || e.FromIndex != frames || e.ToIndex != frames+int64(e.Length) {
+			return fmt.Errorf("%w: %s: episode %d has length %d and index range [%d, %d), want [%d, %d)",
+				ErrInconsistent, meta, i, e.Length, e.FromIndex, e.ToIndex, frames, frames+int64(e.Length))
+		}
+		frames += int64(e.Length)
+	}
+	if frames != int64(d.Info.TotalFrames) {
+		return fmt.Errorf("%w: episode lengths sum to %d, info.json total_frames is %d", ErrInconsistent, frames, d.Info.TotalFrames)
+	}
+	if len(d.Tasks) != d.Info.TotalTasks {
+		return fmt.Errorf("%w: %d tasks, info.json total_tasks is %d", ErrInconsistent, len(d.Tasks), d.Info.TotalTasks)
+	}
+	return nil
 }
 
 func readTasksFile(path string, mem memory.Allocator) ([]string, error) {
@@ -199,24 +244,25 @@ func (d *Dataset) dataColumn(feature string, alloc func(n int), fn func(leaf arr
 	if !ok {
 		return 0, fmt.Errorf("dataset %s: no feature %q", d.Root, feature)
 	}
-	if f.Dtype == "video" {
-		return 0, fmt.Errorf("dataset %s: feature %q is a video and has no data column", d.Root, feature)
+	if f.isVisual() {
+		return 0, fmt.Errorf("dataset %s: feature %q is a %s; read it with Item or VideoFrames", d.Root, feature, f.Dtype)
 	}
 	dim := f.dim()
+	files, err := d.dataFiles()
+	if err != nil {
+		return 0, err
+	}
 	alloc(d.NumFrames() * dim)
-	for _, df := range d.dataFiles() {
-		rel, err := df.loc.path(d.Info.DataPath)
-		if err != nil {
-			return 0, err
-		}
-		if err := d.readDataColumn(filepath.Join(d.Root, rel), feature, dim, df.frames, fn); err != nil {
+	for _, df := range files {
+		if err := d.readDataColumn(filepath.Join(d.Root, df.path), feature, dim, df.frames, fn); err != nil {
 			return 0, fmt.Errorf("dataset %s: feature %q: %w", d.Root, feature, err)
 		}
 	}
 	return dim, nil
 }
 
-func (d *Dataset) readDataColumn(path, feature string, dim int, frames int64, fn func(leaf arrow.Array, j int) error) error {
+func (d *Dataset) readDataColumn(path, feature string, dim int, frames int64, fn func(leaf arrow.Array, j int) error) (err error) {
+	defer recoverParquetPanic(&err, path)
 	pf, err := openParquet(path, d.mem)
 	if err != nil {
 		return err
@@ -236,21 +282,28 @@ func (d *Dataset) readDataColumn(path, feature string, dim int, frames int64, fn
 	return nil
 }
 
+// dataFile is one data file (relative path) with the episodes it holds.
 type dataFile struct {
-	loc    fileLoc
-	frames int64
+	path     string
+	frames   int64
+	episodes []int
 }
 
 // dataFiles lists the data files in the order their episodes come, with the
-// frames each holds.
-func (d *Dataset) dataFiles() []dataFile {
+// frames each holds: many episodes per file in v3.0, one in v2.1.
+func (d *Dataset) dataFiles() ([]dataFile, error) {
 	var out []dataFile
 	for _, e := range d.Episodes {
-		loc := fileLoc{e.DataChunk, e.DataFile}
-		if len(out) == 0 || out[len(out)-1].loc != loc {
-			out = append(out, dataFile{loc: loc})
+		rel, err := d.Info.DataFile(e)
+		if err != nil {
+			return nil, err
 		}
-		out[len(out)-1].frames += int64(e.Length)
+		if len(out) == 0 || out[len(out)-1].path != rel {
+			out = append(out, dataFile{path: rel})
+		}
+		last := &out[len(out)-1]
+		last.frames += int64(e.Length)
+		last.episodes = append(last.episodes, e.Index)
 	}
-	return out
+	return out, nil
 }

@@ -1,8 +1,11 @@
 package dataset
 
 import (
+	"bytes"
 	"errors"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -281,9 +284,25 @@ func TestReadListColumns(t *testing.T) {
 	}
 }
 
-func TestOpenRejectsV21(t *testing.T) {
-	_, err := Open(fixture(t, "G1-policy-train"))
-	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "v2.1") {
-		t.Errorf("Open(v2.1) = %v, want ErrUnsupported naming v2.1", err)
+func TestOpenRejectsUnknownVersions(t *testing.T) {
+	for _, v := range []string{"v1.6", "v2.0", "v4.0"} {
+		t.Run(v, func(t *testing.T) {
+			root := t.TempDir()
+			b, err := os.ReadFile(filepath.Join(fixture(t, "record-test"), InfoPath))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b = bytes.Replace(b, []byte(`"v3.0"`), []byte(`"`+v+`"`), 1)
+			if err := os.MkdirAll(filepath.Join(root, "meta"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(root, InfoPath), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err = Open(root)
+			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "codebase_version "+v) {
+				t.Errorf("Open(%s) = %v, want ErrUnsupported naming it", v, err)
+			}
+		})
 	}
 }

@@ -13,19 +13,23 @@ func field(name string, t arrow.DataType) arrow.Field {
 	return arrow.Field{Name: name, Type: t, Nullable: true}
 }
 
-// dataSchema is the Arrow schema of data/chunk-*/file-*.parquet (spec §4.1):
-// one column per non-video feature in info.json order, the five defaults
-// last, with the `huggingface` metadata of spec §4.2.
-func dataSchema(features []Feature) (*arrow.Schema, error) {
+// dataSchema is the Arrow schema of the data files (spec §4.1): one column
+// per non-video feature in info.json order, the five defaults last, with the
+// `huggingface` metadata of spec §4.2 in its v3.0 (List, fingerprint) or
+// v2.1 (Sequence) form.
+func dataSchema(features []Feature, v21 bool) (*arrow.Schema, error) {
 	fields := make([]arrow.Field, 0, len(features))
 	for _, f := range features {
+		if f.isVideo() {
+			continue
+		}
 		t, err := f.arrowType()
 		if err != nil {
 			return nil, fmt.Errorf("feature %q: %w", f.Name, err)
 		}
 		fields = append(fields, field(f.Name, t))
 	}
-	hf, err := huggingfaceMetadata(features)
+	hf, err := hfMetadata(features, v21)
 	if err != nil {
 		return nil, err
 	}
@@ -38,10 +42,17 @@ func dataSchema(features []Feature) (*arrow.Schema, error) {
 // 4.x writes it, with a "fingerprint" of 16 hex digits. datasets draws that
 // fingerprint at random for an in-memory table and never reads it back; we
 // derive it from the features so that equal inputs give equal files.
-func huggingfaceMetadata(features []Feature) (string, error) {
+func huggingfaceMetadata(features []Feature) (string, error) { return hfMetadata(features, false) }
+
+// hfMetadata is huggingfaceMetadata, or with v21 the v2.1 form datasets 3.x
+// writes: "Sequence" vectors and no fingerprint (spec §4.2).
+func hfMetadata(features []Feature, v21 bool) (string, error) {
 	fo := make(obj, 0, len(features))
 	for _, f := range features {
-		hf, err := f.hfFeatureJSON()
+		if f.isVideo() {
+			continue // no column, no datasets feature
+		}
+		hf, err := f.hfFeatureJSON(v21)
 		if err != nil {
 			return "", fmt.Errorf("feature %q: %w", f.Name, err)
 		}
@@ -51,6 +62,9 @@ func huggingfaceMetadata(features []Feature) (string, error) {
 	info, err := enc.marshal(obj{{"info", obj{{"features", fo}}}})
 	if err != nil {
 		return "", err
+	}
+	if v21 {
+		return string(info), nil
 	}
 	sum := sha256.Sum256(info)
 	b, err := enc.marshal(obj{{"info", obj{{"features", fo}}}, {"fingerprint", hex.EncodeToString(sum[:8])}})
@@ -77,9 +91,11 @@ const (
 )
 
 // episodesSchema is the Arrow schema of the episodes metadata files (spec
-// §3.3), with the stats columns of every feature that has stats. Natively
-// recorded files carry no schema metadata beyond ARROW:schema.
-func episodesSchema(features []Feature) *arrow.Schema {
+// §3.3): the location columns of every video, then the stats columns of
+// every feature that has stats (the quantiles only when LeRobot stores them:
+// recorded datasets, not ones converted from v2.1). Natively recorded files
+// carry no schema metadata beyond ARROW:schema.
+func episodesSchema(features []Feature, quantiles bool) *arrow.Schema {
 	fields := []arrow.Field{
 		field(epColIndex, arrow.PrimitiveTypes.Int64),
 		field(epColTasks, arrow.ListOf(arrow.BinaryTypes.String)),
@@ -89,13 +105,27 @@ func episodesSchema(features []Feature) *arrow.Schema {
 		field(epColFromIndex, arrow.PrimitiveTypes.Int64),
 		field(epColToIndex, arrow.PrimitiveTypes.Int64),
 	}
-	// The video issue adds videos/{key}/{chunk_index,file_index,from_timestamp,to_timestamp} here.
+	for _, f := range features {
+		if f.isVideo() {
+			prefix := epVideosPrefix + f.Name + "/"
+			fields = append(fields,
+				field(prefix+"chunk_index", arrow.PrimitiveTypes.Int64),
+				field(prefix+"file_index", arrow.PrimitiveTypes.Int64),
+				field(prefix+"from_timestamp", arrow.PrimitiveTypes.Float64),
+				field(prefix+"to_timestamp", arrow.PrimitiveTypes.Float64),
+			)
+		}
+	}
 	for _, f := range features {
 		if !f.hasStats() {
 			continue
 		}
-		for _, stat := range statNames() {
-			fields = append(fields, field(statsColumn(f.Name, stat), arrow.ListOf(statElemType(f.Dtype, stat))))
+		for _, stat := range statNames(quantiles) {
+			t := arrow.DataType(statElemType(f.Dtype, stat))
+			if f.isVisual() && stat != "count" { // (3, 1, 1) per channel
+				t = arrow.ListOf(arrow.ListOf(t))
+			}
+			fields = append(fields, field(statsColumn(f.Name, stat), arrow.ListOf(t)))
 		}
 	}
 	fields = append(fields,

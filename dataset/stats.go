@@ -64,11 +64,14 @@ func minMaxKind(dtype string) statKind {
 	return kindFloat
 }
 
-// statNames is the order of the stats keys in every file LeRobot writes.
-func statNames() []string {
+// statNames is the order of the stats keys in every file LeRobot writes:
+// v3.0 adds the quantiles, v2.1 (and datasets converted from it) has none.
+func statNames(quantiles bool) []string {
 	names := []string{"min", "max", "mean", "std", "count"}
-	for _, q := range quantileLevels {
-		names = append(names, q.key)
+	if quantiles {
+		for _, q := range quantileLevels {
+			names = append(names, q.key)
+		}
 	}
 	return names
 }
@@ -127,6 +130,12 @@ func computeStats(values []float64, dim int, f32 bool) Stats {
 // interpolation is float64 either way. The explicit conversions stop the
 // compiler from fusing multiply-adds, so the edges equal numpy's bit for bit.
 func histogramQuantiles(col []float64, lo, hi float64, f32 bool) []float64 {
+	return weightedHistogramQuantiles(col, nil, lo, hi, f32)
+}
+
+// weightedHistogramQuantiles is histogramQuantiles over values[i] occurring
+// weights[i] times (once each when weights is nil).
+func weightedHistogramQuantiles(col, weights []float64, lo, hi float64, f32 bool) []float64 {
 	const bins = numQuantileBins
 	edges := make([]float64, bins+1)
 	if f32 {
@@ -159,11 +168,17 @@ func histogramQuantiles(col []float64, lo, hi float64, f32 bool) []float64 {
 	// the last bin also x == edges[bins]; values outside are dropped.
 	hist := make([]float64, bins)
 	inner := edges[1:bins]
-	for _, x := range col {
-		if x < edges[0] || x > edges[bins] {
+	n := 0.0
+	for i, x := range col {
+		w := 1.0
+		if weights != nil {
+			w = weights[i]
+		}
+		n += w
+		if w == 0 || x < edges[0] || x > edges[bins] {
 			continue
 		}
-		hist[sort.Search(len(inner), func(j int) bool { return inner[j] > x })]++
+		hist[sort.Search(len(inner), func(j int) bool { return inner[j] > x })] += w
 	}
 	cumsum := make([]float64, bins)
 	var c float64
@@ -173,7 +188,7 @@ func histogramQuantiles(col []float64, lo, hi float64, f32 bool) []float64 {
 	}
 	out := make([]float64, len(quantileLevels))
 	for k, q := range quantileLevels {
-		target := q.q * float64(len(col))
+		target := q.q * n
 		idx := sort.SearchFloat64s(cumsum, target) // np.searchsorted(side="left")
 		switch {
 		case idx == 0:
@@ -266,21 +281,45 @@ func aggregateStats(list []Stats) (Stats, error) {
 	return out, nil
 }
 
-// statsJSON is one feature's entry of stats.json.
-func (s Stats) statsJSON(kind statKind) obj {
+// statsJSON is one feature's entry of stats.json or episodes_stats.jsonl;
+// image and video stats are nested (3, 1, 1) as numpy's tolist() writes them.
+func (s Stats) statsJSON(f Feature) obj {
+	kind := minMaxKind(f.Dtype)
+	shape := func(v any) any {
+		if !f.isVisual() {
+			return v
+		}
+		vals, _ := v.([]float64)
+		out := make([]any, len(vals))
+		for i, x := range vals {
+			out[i] = []any{[]any{x}}
+		}
+		return out
+	}
 	o := obj{
-		{"min", minMaxJSON(s.Min, kind)},
-		{"max", minMaxJSON(s.Max, kind)},
-		{"mean", s.Mean},
-		{"std", s.Std},
+		{"min", shape(minMaxJSON(s.Min, kind))},
+		{"max", shape(minMaxJSON(s.Max, kind))},
+		{"mean", shape(s.Mean)},
+		{"std", shape(s.Std)},
 		{"count", []int64{s.Count}},
 	}
 	for _, q := range quantileLevels {
 		if v := *s.quantile(q.key); v != nil {
-			o = append(o, member{q.key, v})
+			o = append(o, member{q.key, shape(v)})
 		}
 	}
 	return o
+}
+
+// withoutQuantiles drops the v3.0 quantiles (v2.1 stores none).
+func (s Stats) withoutQuantiles() Stats {
+	s.Q01, s.Q10, s.Q50, s.Q90, s.Q99 = nil, nil, nil, nil, nil
+	return s
+}
+
+// hasQuantiles reports whether all five quantiles are present.
+func (s Stats) hasQuantiles() bool {
+	return s.Q01 != nil && s.Q10 != nil && s.Q50 != nil && s.Q90 != nil && s.Q99 != nil
 }
 
 func minMaxJSON(v []float64, kind statKind) any {
@@ -310,7 +349,7 @@ func encodeStatsJSON(features []Feature, stats map[string]Stats) ([]byte, error)
 		if !ok {
 			continue
 		}
-		o = append(o, member{f.Name, s.statsJSON(minMaxKind(f.Dtype))})
+		o = append(o, member{f.Name, s.statsJSON(f)})
 	}
 	b, err := pyJSON{indent: 4}.marshal(o)
 	if err != nil {
@@ -326,24 +365,33 @@ func ParseStats(data []byte) (map[string]Stats, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stats.json: %w", err)
 	}
+	out, err := parseStatsObject(v)
+	if err != nil {
+		return nil, fmt.Errorf("stats.json: %w", err)
+	}
+	return out, nil
+}
+
+// parseStatsObject reads {feature: {stat: nested list}}.
+func parseStatsObject(v any) (map[string]Stats, error) {
 	top, ok := v.(obj)
 	if !ok {
-		return nil, fmt.Errorf("stats.json: top level is %s, want an object", jsonKind(v))
+		return nil, fmt.Errorf("top level is %s, want an object", jsonKind(v))
 	}
 	out := make(map[string]Stats, len(top))
 	for _, m := range top {
 		fo, ok := m.val.(obj)
 		if !ok {
-			return nil, fmt.Errorf("stats.json: %s: is %s, want an object", m.key, jsonKind(m.val))
+			return nil, fmt.Errorf("%s: is %s, want an object", m.key, jsonKind(m.val))
 		}
 		var s Stats
 		for _, sm := range fo {
 			vals, err := flattenNumbers(sm.val, 0)
 			if err != nil {
-				return nil, fmt.Errorf("stats.json: %s.%s: %w", m.key, sm.key, err)
+				return nil, fmt.Errorf("%s.%s: %w", m.key, sm.key, err)
 			}
 			if err := s.set(sm.key, vals); err != nil {
-				return nil, fmt.Errorf("stats.json: %s.%s: %w", m.key, sm.key, err)
+				return nil, fmt.Errorf("%s.%s: %w", m.key, sm.key, err)
 			}
 		}
 		out[m.key] = s

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -8,28 +9,41 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 
+	"github.com/e2hil/e2hil/dataset/video"
 	"github.com/e2hil/e2hil/internal/atomicfile"
 )
 
-// WriterConfig configures a new v3.0 dataset. Zero sizes take LeRobot's defaults.
+// WriterConfig configures a new dataset. Zero sizes take LeRobot's defaults.
 type WriterConfig struct {
 	Root      string // dataset directory; must not exist or be empty
-	RepoID    string // informational (e.g. "user/so101_pick"); not stored in v3.0 files
+	RepoID    string // informational (e.g. "user/so101_pick"); not stored in the files
 	FPS       int
 	RobotType string    // "" is written as JSON null
 	Features  []Feature // user features, in order; the defaults are appended
 
-	ChunksSize         int // files per chunk directory; 0 → 1000
-	DataFilesSizeInMB  int // data and episodes-metadata file rollover; 0 → 100
-	VideoFilesSizeInMB int // video file rollover; 0 → 200
+	// CodebaseVersion selects the format: "v3.0" (the default; what LeRobot
+	// ≥ 0.4 reads) or "v2.1" (LeRobot ≤ 0.3, the E2HiL code base).
+	CodebaseVersion string
+
+	ChunksSize         int // v3.0: files per chunk directory, v2.1: episodes per chunk; 0 → 1000
+	DataFilesSizeInMB  int // v3.0 data and episodes-metadata file rollover; 0 → 100
+	VideoFilesSizeInMB int // v3.0 video file rollover; 0 → 200
+
+	// Video is the encoder of video features; the zero value is LeRobot's
+	// (libsvtav1, yuv420p, GOP 2, CRF 30, preset 12).
+	Video video.EncoderConfig
 }
 
 func (c WriterConfig) withDefaults() WriterConfig {
+	if c.CodebaseVersion == "" {
+		c.CodebaseVersion = CodebaseVersion
+	}
 	if c.ChunksSize == 0 {
 		c.ChunksSize = DefaultChunksSize
 	}
@@ -38,6 +52,9 @@ func (c WriterConfig) withDefaults() WriterConfig {
 	}
 	if c.VideoFilesSizeInMB == 0 {
 		c.VideoFilesSizeInMB = DefaultVideoFilesSizeInMB
+	}
+	if c.Video == (video.EncoderConfig{}) {
+		c.Video = video.DefaultEncoderConfig()
 	}
 	return c
 }
@@ -51,6 +68,11 @@ func (c WriterConfig) Validate() error {
 	if c.FPS <= 0 {
 		errs = append(errs, fmt.Errorf("fps: must be > 0, got %d", c.FPS))
 	}
+	switch c.CodebaseVersion {
+	case "", CodebaseVersion, CodebaseVersionV21:
+	default:
+		errs = append(errs, fmt.Errorf("codebase_version: must be %s or %s, got %q", CodebaseVersion, CodebaseVersionV21, c.CodebaseVersion))
+	}
 	for _, s := range []struct {
 		name string
 		v    int
@@ -60,6 +82,12 @@ func (c WriterConfig) Validate() error {
 		}
 	}
 	errs = append(errs, validateFeatures(c.Features)...)
+	hasVideo := slices.ContainsFunc(c.Features, Feature.isVideo)
+	if hasVideo && c.Video != (video.EncoderConfig{}) {
+		if err := c.Video.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("video: %w", err))
+		}
+	}
 	if len(errs) == 0 {
 		return nil
 	}
@@ -68,18 +96,26 @@ func (c WriterConfig) Validate() error {
 
 // Frame holds one frame's value for every user feature: []float32 of length D
 // for a float32 feature of shape [D], a float32 (or []float32 of length 1) for
-// shape [1]; likewise float64, int64, int32, bool; string for strings.
+// shape [1]; likewise float64, int64, int32, bool; string for strings; for
+// image and video features an RGB, image.Image or packed RGB24 []byte of
+// the feature's size.
 type Frame map[string]any
 
-// Writer records a LeRobot v3.0 dataset episode by episode. Frames are
-// buffered in memory; SaveEpisode makes the episode durable. It is not safe
-// for concurrent use.
+// Writer records a LeRobot dataset (v3.0 or v2.1) episode by episode.
+// Numeric and image values are buffered in memory, video frames stream into
+// one ffmpeg encoder per camera as they arrive; SaveEpisode makes the
+// episode durable, all files or none (commit.go). A lock file keeps a second
+// writer off the dataset. It is not safe for concurrent use.
 type Writer struct {
-	root     string
-	mem      memory.Allocator
-	info     Info
-	features []Feature // user features then defaults, as in info.json
-	cols     []column  // one per user feature
+	root      string
+	mem       memory.Allocator
+	info      Info
+	features  []Feature // user features then defaults, as in info.json
+	user      []Feature // user features
+	cols      []column  // one per user feature
+	v21       bool
+	quantiles bool // store v3.0 quantiles (not for datasets converted from v2.1)
+	videoCfg  video.EncoderConfig
 
 	dataSchema     *arrow.Schema
 	episodesSchema *arrow.Schema
@@ -91,10 +127,16 @@ type Writer struct {
 	frames   int64 // saved frames
 
 	data, meta openFile
-	// Rollover thresholds in MiB, from data_files_size_in_mb (tests lower them).
-	dataLimitMB, metaLimitMB float64
+	videos     map[string]videoFile // v3.0: the file each video key appends to
+	// Rollover thresholds in MiB (tests lower them).
+	dataLimitMB, metaLimitMB, videoLimitMB float64
 
-	closed bool
+	lock     *writerLock
+	staging  string // absolute .e2hil/staging
+	broken   error  // the buffered episode cannot be saved; ClearEpisode
+	failed   error  // a save stopped half-way; only Close (which recovers) is left
+	closed   bool
+	videoSeq int
 }
 
 // openFile is the file a stream currently appends to.
@@ -102,6 +144,15 @@ type openFile struct {
 	loc   fileLoc
 	units int   // row groups (data) or rows (episodes) in it; 0: not started
 	bytes int64 // its size on disk
+}
+
+// videoFile is the mp4 a video key currently appends to (v3.0).
+type videoFile struct {
+	started bool
+	loc     fileLoc
+	frames  int     // frames in it
+	end     float64 // to_timestamp of its last segment
+	bytes   int64
 }
 
 // Create starts a new dataset in cfg.Root and writes its meta/info.json.
@@ -114,58 +165,130 @@ func create(cfg WriterConfig, mem memory.Allocator) (*Writer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if err := prepareRoot(cfg.Root); err != nil {
-		return nil, err
-	}
-	features := append(slices.Clone(cfg.Features), DefaultFeatures()...)
-	w := &Writer{
-		root:     cfg.Root,
-		mem:      mem,
-		features: features,
-		info: Info{
-			CodebaseVersion:    CodebaseVersion,
-			RobotType:          cfg.RobotType,
-			ChunksSize:         cfg.ChunksSize,
-			DataFilesSizeInMB:  cfg.DataFilesSizeInMB,
-			VideoFilesSizeInMB: cfg.VideoFilesSizeInMB,
-			FPS:                cfg.FPS,
-			Splits:             map[string]string{}, // create_empty_dataset_info writes {}
-			DataPath:           DefaultDataPath,
-			Features:           features,
-		},
-		dataLimitMB: float64(cfg.DataFilesSizeInMB),
-		metaLimitMB: float64(cfg.DataFilesSizeInMB),
-	}
-	for _, f := range cfg.Features {
-		c, err := newColumn(f)
-		if err != nil {
-			return nil, fmt.Errorf("feature %q: %w", f.Name, err)
+	hasVideo := slices.ContainsFunc(cfg.Features, Feature.isVideo)
+	if hasVideo {
+		if err := video.Available(); err != nil {
+			return nil, fmt.Errorf("%w: video features need ffmpeg: %w", ErrInvalidConfig, err)
 		}
-		w.cols = append(w.cols, c)
 	}
-	var err error
-	if w.dataSchema, err = dataSchema(features); err != nil {
+	if err := atomicfile.MkdirAll(cfg.Root); err != nil {
+		return nil, fmt.Errorf("dataset directory %s: %w", cfg.Root, err)
+	}
+	lock, err := lockDataset(cfg.Root)
+	if err != nil {
 		return nil, err
 	}
-	w.episodesSchema = episodesSchema(features)
-	if err := w.writeInfo(); err != nil {
+	w, err := newWriter(cfg, mem, lock)
+	if err != nil {
+		lock.release()
 		return nil, err
 	}
 	return w, nil
 }
 
-// prepareRoot accepts a missing or empty directory.
-func prepareRoot(root string) error {
+func newWriter(cfg WriterConfig, mem memory.Allocator, lock *writerLock) (*Writer, error) {
+	if err := checkEmpty(cfg.Root); err != nil {
+		return nil, err
+	}
+	v21 := cfg.CodebaseVersion == CodebaseVersionV21
+	features := append(slices.Clone(cfg.Features), DefaultFeatures()...)
+	w := &Writer{
+		root:      cfg.Root,
+		mem:       mem,
+		user:      slices.Clone(cfg.Features),
+		features:  features,
+		v21:       v21,
+		quantiles: !v21,
+		videoCfg:  cfg.Video,
+		lock:      lock,
+		staging:   filepath.Join(cfg.Root, privateDir, stagingDir),
+		videos:    map[string]videoFile{},
+		info: Info{
+			CodebaseVersion: cfg.CodebaseVersion,
+			RobotType:       cfg.RobotType,
+			ChunksSize:      cfg.ChunksSize,
+			FPS:             cfg.FPS,
+			Splits:          map[string]string{}, // create_empty_dataset_info writes {}
+			DataPath:        DefaultDataPath,
+			Features:        features,
+		},
+		dataLimitMB:  float64(cfg.DataFilesSizeInMB),
+		metaLimitMB:  float64(cfg.DataFilesSizeInMB),
+		videoLimitMB: float64(cfg.VideoFilesSizeInMB),
+	}
+	if v21 {
+		w.info.DataPath = DefaultDataPathV21
+	} else {
+		w.info.DataFilesSizeInMB, w.info.VideoFilesSizeInMB = cfg.DataFilesSizeInMB, cfg.VideoFilesSizeInMB
+	}
+	if slices.ContainsFunc(cfg.Features, Feature.isVideo) {
+		w.info.VideoPath = DefaultVideoPath
+		if v21 {
+			w.info.VideoPath = DefaultVideoPathV21
+		}
+	}
+	if err := atomicfile.MkdirAll(w.staging); err != nil {
+		return nil, err
+	}
+	for _, f := range cfg.Features {
+		var c column
+		var err error
+		switch f.Dtype {
+		case "video":
+			key := f.Name
+			c, err = newVideoColumn(f, cfg.FPS, cfg.Video, func() string {
+				w.videoSeq++
+				return filepath.Join(w.staging, fmt.Sprintf("rec-%06d-%s.mp4", w.videoSeq, safeName(key)))
+			})
+		case "image":
+			var ic *imageColumn
+			ic, err = newImageColumn(f)
+			if err == nil && v21 {
+				ic.pathFormat = "frame_%06d.png" // v2.1's image file names (spec §4.3)
+			}
+			c = ic
+		default:
+			c, err = newColumn(f)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: feature %q: %w", ErrInvalidConfig, f.Name, err)
+		}
+		w.cols = append(w.cols, c)
+	}
+	var err error
+	if w.dataSchema, err = dataSchema(features, v21); err != nil {
+		return nil, err
+	}
+	w.episodesSchema = episodesSchema(features, w.quantiles)
+	if err := writeInfoFile(w.root, w.info); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// checkEmpty accepts a directory holding nothing but the writer's private
+// directory.
+func checkEmpty(root string) error {
 	entries, err := os.ReadDir(root)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return atomicfile.MkdirAll(root)
-	case err != nil:
+	if err != nil {
 		return fmt.Errorf("dataset directory %s: %w", root, err)
-	case len(entries) > 0:
-		return fmt.Errorf("%w: %s (holds %s)", ErrNotEmpty, root, entries[0].Name())
+	}
+	for _, e := range entries {
+		if e.Name() != privateDir {
+			return fmt.Errorf("%w: %s (holds %s)", ErrNotEmpty, root, e.Name())
+		}
 	}
 	return nil
+}
+
+// safeName makes a feature name usable in a file name.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == filepath.Separator || r == 0 {
+			return '_'
+		}
+		return r
+	}, s)
 }
 
 // Root is the dataset directory.
@@ -182,10 +305,18 @@ func (w *Writer) BufferedFrames() int { return len(w.frameTasks) }
 
 // AddFrame appends a frame with its task to the episode being recorded. It
 // checks that f holds every user feature, nothing else, each with the right
-// Go type, length and finite values; on error nothing is added.
+// Go type, length, size and finite values; on such an error nothing is
+// added. An I/O error of a video encoder leaves the episode unusable:
+// ClearEpisode discards it.
 func (w *Writer) AddFrame(f Frame, task string) error {
 	if w.closed {
 		return ErrClosed
+	}
+	if w.failed != nil {
+		return w.failed
+	}
+	if w.broken != nil {
+		return fmt.Errorf("episode %d: %w (ClearEpisode discards it)", len(w.episodes), w.broken)
 	}
 	var errs []error
 	if task == "" {
@@ -203,22 +334,28 @@ func (w *Writer) AddFrame(f Frame, task string) error {
 	for _, k := range unknown {
 		errs = append(errs, fmt.Errorf("feature %q: not a feature of this dataset", k))
 	}
+	prepared := make([]any, len(w.cols))
 	for i, c := range w.cols {
-		name := w.features[i].Name
+		name := w.user[i].Name
 		v, ok := f[name]
 		if !ok {
 			errs = append(errs, fmt.Errorf("feature %q: missing", name))
 			continue
 		}
-		if err := c.check(v); err != nil {
+		p, err := c.prepare(v)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("feature %q: %w", name, err))
 		}
+		prepared[i] = p
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: frame %d of episode %d: %w", ErrInvalidFrame, w.BufferedFrames(), len(w.episodes), joinProblems(errs))
 	}
 	for i, c := range w.cols {
-		c.add(f[w.features[i].Name])
+		if err := c.add(prepared[i]); err != nil {
+			w.broken = fmt.Errorf("feature %q: %w", w.user[i].Name, err)
+			return fmt.Errorf("frame %d of episode %d: %w", w.BufferedFrames(), len(w.episodes), w.broken)
+		}
 	}
 	w.frameTasks = append(w.frameTasks, task)
 	return nil
@@ -230,107 +367,136 @@ func (w *Writer) ClearEpisode() {
 		c.reset()
 	}
 	w.frameTasks = w.frameTasks[:0]
+	w.broken = nil
 }
 
-// SaveEpisode writes the buffered frames as the next episode. When it
-// returns nil the episode is durable: every file it changed was written to a
-// temporary file, fsynced and renamed into place. On error the writer state
-// is unchanged and SaveEpisode may be retried.
-//
-// Files are replaced in this order: tasks, data, episodes metadata, stats,
-// info.json. A crash part-way leaves each file whole, and info.json (the
-// last) describes a consistent prefix; a data or episodes file may then hold
-// one episode more than info.json says (recovery is the crash-safety issue).
-func (w *Writer) SaveEpisode() error {
+// SaveEpisode is SaveEpisodeContext without a deadline.
+func (w *Writer) SaveEpisode() error { return w.SaveEpisodeContext(context.Background()) }
+
+// SaveEpisodeContext writes the buffered frames as the next episode. When it
+// returns nil the episode is durable; on error the dataset is as before, and
+// the writer too (SaveEpisode may be retried), unless the error says the
+// episode is unusable (ClearEpisode) or the save was interrupted half-way
+// (ErrInterrupted: Close completes it).
+func (w *Writer) SaveEpisodeContext(ctx context.Context) error {
 	if w.closed {
 		return ErrClosed
 	}
-	n := w.BufferedFrames()
-	if n == 0 {
-		return fmt.Errorf("save episode %d: %w", len(w.episodes), ErrEmptyEpisode)
+	if w.failed != nil {
+		return w.failed
 	}
 	epIndex := len(w.episodes)
 	wrap := func(err error) error { return fmt.Errorf("save episode %d: %w", epIndex, err) }
-
-	// Tasks: new ones get the next task_index, in order of first appearance.
-	tasks := slices.Clone(w.tasks)
-	var epTasks []string
-	taskIdx := make([]int64, n)
-	for i, t := range w.frameTasks {
-		ti := slices.Index(tasks, t)
-		if ti < 0 {
-			ti = len(tasks)
-			tasks = append(tasks, t)
+	if w.broken != nil {
+		return wrap(fmt.Errorf("%w (ClearEpisode discards it)", w.broken))
+	}
+	n := w.BufferedFrames()
+	if n == 0 {
+		return wrap(ErrEmptyEpisode)
+	}
+	pe := &pendingEpisode{
+		length:       n,
+		frameTasks:   w.frameTasks,
+		stats:        map[string]Stats{},
+		defaultStats: true,
+		videos:       map[string]videoPart{},
+		record: func(epIndex int, from int64, taskIdx []int64) (arrow.Record, error) {
+			return w.buildDataRecord(epIndex, from, taskIdx)
+		},
+	}
+	for i, c := range w.cols {
+		f := w.user[i]
+		if s, ok := c.stats(w.quantiles); ok {
+			pe.stats[f.Name] = s
 		}
-		if !slices.Contains(epTasks, t) {
-			epTasks = append(epTasks, t)
+		vc, ok := c.(*videoColumn)
+		if !ok {
+			continue
 		}
-		taskIdx[i] = int64(ti)
+		path, err := vc.finish()
+		if err != nil {
+			w.broken = fmt.Errorf("video %q: %w", f.Name, err)
+			return wrap(w.broken)
+		}
+		part, err := probeOwnVideo(ctx, path, n, w.info.FPS)
+		if err != nil {
+			w.broken = fmt.Errorf("video %q: %w", f.Name, err)
+			return wrap(w.broken)
+		}
+		pe.videos[f.Name] = part
 	}
-
-	from := w.frames
-	rec, err := w.buildDataRecord(epIndex, from, taskIdx)
-	if err != nil {
+	if err := w.appendEpisode(ctx, pe); err != nil {
 		return wrap(err)
 	}
-	defer rec.Release()
-	stats := w.episodeStats(epIndex, from, taskIdx)
-
-	if len(tasks) != len(w.tasks) {
-		path := filepath.Join(w.root, TasksPath)
-		if err := replaceFile(path, func(out io.Writer) error { return writeTasks(out, tasks, w.mem) }); err != nil {
-			return wrap(err)
+	for _, c := range w.cols {
+		if vc, ok := c.(*videoColumn); ok {
+			vc.release() // the dataset owns the mp4 now
 		}
 	}
-
-	data, err := w.writeData(rec)
-	if err != nil {
-		return wrap(err)
-	}
-	ep := Episode{
-		Index:     epIndex,
-		Length:    n,
-		Tasks:     epTasks,
-		DataChunk: data.loc.chunk,
-		DataFile:  data.loc.file,
-		FromIndex: from,
-		ToIndex:   from + int64(n),
-		Stats:     stats,
-	}
-	episodes := append(slices.Clip(w.episodes), ep)
-	meta, err := w.writeEpisodes(episodes)
-	if err != nil {
-		return wrap(err)
-	}
-
-	info := w.info
-	info.TotalEpisodes = len(episodes)
-	info.TotalFrames = int(from) + n
-	info.TotalTasks = len(tasks)
-	info.Splits = map[string]string{"train": fmt.Sprintf("0:%d", len(episodes))}
-	if err := w.writeStats(episodes); err != nil {
-		return wrap(err)
-	}
-	if err := writeInfoFile(w.root, info); err != nil {
-		return wrap(err)
-	}
-
-	w.tasks, w.episodes, w.frames, w.info = tasks, episodes, from+int64(n), info
-	w.data, w.meta = data, meta
 	w.ClearEpisode()
 	return nil
 }
 
+// probeOwnVideo checks an episode mp4 we encoded: n frames at pts k/fps.
+func probeOwnVideo(ctx context.Context, path string, n, fps int) (videoPart, error) {
+	info, err := video.Probe(ctx, path)
+	if err != nil {
+		return videoPart{}, err
+	}
+	want := float64(n) / float64(fps)
+	if (info.NumFrames >= 0 && info.NumFrames != n) || !closeTo(info.Duration, want, video.DefaultTolerance) {
+		return videoPart{}, fmt.Errorf("%s: encoded %d frames lasting %.6fs, the episode has %d frames (%.6fs)", path, info.NumFrames, info.Duration, n, want)
+	}
+	if err := fsyncFile(path); err != nil {
+		return videoPart{}, err
+	}
+	return videoPart{path: path, owned: true, info: info}, nil
+}
+
+func closeTo(a, b, tol float64) bool { return a-b <= tol && b-a <= tol }
+
+func fsyncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
 // Close ends the writer. Saved episodes are already durable; frames of an
-// unsaved episode are discarded and reported with ErrUnsavedFrames.
+// unsaved episode are discarded and reported with ErrUnsavedFrames. Close
+// completes a save that was interrupted half-way, then removes the writer's
+// private directory and lock.
 func (w *Writer) Close() error {
 	if w.closed {
 		return nil
 	}
 	w.closed = true
-	if n := w.BufferedFrames(); n > 0 {
-		w.ClearEpisode()
-		return fmt.Errorf("close %s: %w: %d frames of episode %d", w.root, ErrUnsavedFrames, n, len(w.episodes))
+	n := w.BufferedFrames()
+	w.ClearEpisode()
+	var errs []error
+	if pendingJournal(w.root) {
+		if _, err := Recover(w.root); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		if err := os.RemoveAll(w.staging); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := w.lock.release(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		os.Remove(filepath.Join(w.root, privateDir)) // only if empty
+	}
+	if n > 0 {
+		errs = append(errs, fmt.Errorf("%w: %d frames of episode %d", ErrUnsavedFrames, n, len(w.episodes)))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("close %s: %w", w.root, joinProblems(errs))
 	}
 	return nil
 }
@@ -339,42 +505,54 @@ func (w *Writer) Close() error {
 func (w *Writer) buildDataRecord(epIndex int, from int64, taskIdx []int64) (arrow.Record, error) {
 	b := array.NewRecordBuilder(w.mem, w.dataSchema)
 	defer b.Release()
+	k := 0
 	for i, c := range w.cols {
-		if err := c.build(b.Field(i)); err != nil {
-			return nil, fmt.Errorf("feature %q: %w", w.features[i].Name, err)
+		if w.user[i].isVideo() {
+			continue
 		}
+		if err := c.build(b.Field(k)); err != nil {
+			return nil, fmt.Errorf("feature %q: %w", w.user[i].Name, err)
+		}
+		k++
 	}
-	k := len(w.cols)
-	ts, ok0 := b.Field(k).(*array.Float32Builder)
+	frameIdx := make([]int64, len(taskIdx))
+	ts := make([]float32, len(taskIdx))
+	for i := range frameIdx {
+		frameIdx[i] = int64(i)
+		// timestamp = float32(frame_index / fps), computed in float64 as
+		// Python does, then rounded once (spec §4.1).
+		ts[i] = float32(float64(i) / float64(w.info.FPS))
+	}
+	if err := appendDefaults(b, k, ts, frameIdx, epIndex, from, taskIdx); err != nil {
+		return nil, err
+	}
+	return b.NewRecord(), nil
+}
+
+// appendDefaults fills the five default columns, at field k onwards.
+func appendDefaults(b *array.RecordBuilder, k int, ts []float32, frameIdx []int64, epIndex int, from int64, taskIdx []int64) error {
+	tsb, ok0 := b.Field(k).(*array.Float32Builder)
 	fi, ok1 := b.Field(k + 1).(*array.Int64Builder)
 	ei, ok2 := b.Field(k + 2).(*array.Int64Builder)
 	gi, ok3 := b.Field(k + 3).(*array.Int64Builder)
 	ti, ok4 := b.Field(k + 4).(*array.Int64Builder)
 	if !ok0 || !ok1 || !ok2 || !ok3 || !ok4 {
-		return nil, errors.New("internal: default column builders have unexpected types")
+		return errors.New("internal: default column builders have unexpected types")
 	}
+	tsb.AppendValues(ts, nil)
+	fi.AppendValues(frameIdx, nil)
 	for i := range taskIdx {
-		// timestamp = float32(frame_index / fps), computed in float64 as
-		// Python does, then rounded once (spec §4.1).
-		ts.Append(float32(float64(i) / float64(w.info.FPS)))
-		fi.Append(int64(i))
 		ei.Append(int64(epIndex))
 		gi.Append(from + int64(i))
-		ti.Append(taskIdx[i])
 	}
-	return b.NewRecord(), nil
+	ti.AppendValues(taskIdx, nil)
+	return nil
 }
 
-// episodeStats computes the per-episode stats of every feature that has
-// them, the defaults included, as compute_episode_stats does (spec §5).
-func (w *Writer) episodeStats(epIndex int, from int64, taskIdx []int64) map[string]Stats {
+// defaultStats computes the stats of the five default features, as
+// compute_episode_stats does (spec §5), from the values written.
+func defaultStats(ts []float64, frameIdx []int64, epIndex int, from int64, taskIdx []int64, quantiles bool) map[string]Stats {
 	n := len(taskIdx)
-	out := make(map[string]Stats, len(w.features))
-	for i, c := range w.cols {
-		if vals := c.float64s(); vals != nil {
-			out[w.features[i].Name] = computeStats(vals, w.features[i].dim(), w.features[i].Dtype == "float32")
-		}
-	}
 	col := func(f func(i int) float64) []float64 {
 		v := make([]float64, n)
 		for i := range v {
@@ -382,79 +560,19 @@ func (w *Writer) episodeStats(epIndex int, from int64, taskIdx []int64) map[stri
 		}
 		return v
 	}
-	// LeRobot buffers timestamps as Python floats, so their stats are of the
-	// float64 values frame_index/fps, not of the stored float32.
-	out[colTimestamp] = computeStats(col(func(i int) float64 { return float64(i) / float64(w.info.FPS) }), 1, false)
-	out[colFrameIndex] = computeStats(col(func(i int) float64 { return float64(i) }), 1, false)
-	out[colEpisodeIndex] = computeStats(col(func(int) float64 { return float64(epIndex) }), 1, false)
-	out[colIndex] = computeStats(col(func(i int) float64 { return float64(from + int64(i)) }), 1, false)
-	out[colTaskIndex] = computeStats(col(func(i int) float64 { return float64(taskIdx[i]) }), 1, false)
+	out := map[string]Stats{
+		colTimestamp:    computeStats(ts, 1, false),
+		colFrameIndex:   computeStats(col(func(i int) float64 { return float64(frameIdx[i]) }), 1, false),
+		colEpisodeIndex: computeStats(col(func(int) float64 { return float64(epIndex) }), 1, false),
+		colIndex:        computeStats(col(func(i int) float64 { return float64(from + int64(i)) }), 1, false),
+		colTaskIndex:    computeStats(col(func(i int) float64 { return float64(taskIdx[i]) }), 1, false),
+	}
+	if !quantiles {
+		for k, s := range out {
+			out[k] = s.withoutQuantiles()
+		}
+	}
 	return out
-}
-
-// writeData appends rec as a new row group of the current data file, or
-// starts the next file when the current one would reach
-// data_files_size_in_mb (LeRobot's rule: size + mean size per frame × frames
-// of the episode ≥ limit, spec §1.2).
-//
-// Appending rewrites the file: its row groups are decoded and re-encoded,
-// with rec added, into a temporary file that then replaces it, so a crash
-// never leaves a file without its footer. That costs O(file size) per
-// episode (measured ~75 ms per MB of existing file on a loaded 2-core
-// machine); the rollover bounds it by data_files_size_in_mb. Appending in
-// place with Parquet's cumulative footers, truncated back on recovery, would
-// make it O(episode).
-func (w *Writer) writeData(rec arrow.Record) (openFile, error) {
-	cur := w.data
-	if cur.units > 0 {
-		sizeMB := float64(cur.bytes) / (1024 * 1024)
-		perFrame := sizeMB / float64(w.framesInDataFile(cur.loc))
-		if sizeMB+perFrame*float64(rec.NumRows()) >= w.dataLimitMB {
-			cur = openFile{loc: cur.loc.next(w.info.ChunksSize)}
-		}
-	}
-	rel, err := cur.loc.path(w.info.DataPath)
-	if err != nil {
-		return openFile{}, err
-	}
-	path := filepath.Join(w.root, rel)
-	keep := cur.units
-	err = replaceFile(path, func(out io.Writer) error {
-		fw, err := newParquetWriter(out, w.dataSchema, w.mem)
-		if err != nil {
-			return err
-		}
-		defer fw.Close()
-		if keep > 0 {
-			if err := copyRowGroups(fw, path, keep, w.dataSchema, w.mem); err != nil {
-				return err
-			}
-		}
-		if err := fw.Write(rec); err != nil {
-			return err
-		}
-		return fw.Close()
-	})
-	if err != nil {
-		return openFile{}, err
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return openFile{}, err
-	}
-	cur.units++
-	cur.bytes = st.Size()
-	return cur, nil
-}
-
-func (w *Writer) framesInDataFile(loc fileLoc) int64 {
-	var n int64
-	for _, e := range w.episodes {
-		if e.DataChunk == loc.chunk && e.DataFile == loc.file {
-			n += int64(e.Length)
-		}
-	}
-	return max(n, 1)
 }
 
 // rowGroupWriter is the part of pqarrow.FileWriter that copies row groups.
@@ -507,90 +625,17 @@ func copyRowGroup(fw rowGroupWriter, pf *parquetFile, rg int, schema *arrow.Sche
 	return nil
 }
 
-// writeEpisodes rewrites the current episodes metadata file with the rows
-// that belong to it, the last of episodes being new; rows go in row groups of
-// 10 as LeRobot buffers them. The file rolls over by the same rule as data.
-func (w *Writer) writeEpisodes(episodes []Episode) (openFile, error) {
-	cur := w.meta
-	if cur.units > 0 {
-		sizeMB := float64(cur.bytes) / (1024 * 1024)
-		if sizeMB+sizeMB/float64(cur.units) >= w.metaLimitMB {
-			cur = openFile{loc: cur.loc.next(w.info.ChunksSize)}
-		}
-	}
-	last := &episodes[len(episodes)-1]
-	last.MetaChunk, last.MetaFile = cur.loc.chunk, cur.loc.file
-	rows := episodes[len(episodes)-1-cur.units:]
-
-	rel, err := cur.loc.path(DefaultEpisodesPath)
-	if err != nil {
-		return openFile{}, err
-	}
-	path := filepath.Join(w.root, rel)
-	err = replaceFile(path, func(out io.Writer) error {
-		var recs []arrow.Record
-		defer func() {
-			for _, r := range recs {
-				r.Release()
-			}
-		}()
-		for start := 0; start < len(rows); start += episodesPerRowGroup {
-			r, err := buildEpisodesRecord(w.mem, w.episodesSchema, w.features, rows[start:min(start+episodesPerRowGroup, len(rows))])
-			if err != nil {
-				return err
-			}
-			recs = append(recs, r)
-		}
-		return writeRecords(out, w.episodesSchema, w.mem, recs...)
-	})
-	if err != nil {
-		return openFile{}, err
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return openFile{}, err
-	}
-	cur.units++
-	cur.bytes = st.Size()
-	return cur, nil
-}
-
-// writeStats rewrites meta/stats.json as the aggregate of every episode's stats.
-func (w *Writer) writeStats(episodes []Episode) error {
-	agg := make(map[string]Stats, len(w.features))
-	for _, f := range w.features {
-		if !f.hasStats() {
-			continue
-		}
-		list := make([]Stats, len(episodes))
-		for i, e := range episodes {
-			list[i] = e.Stats[f.Name]
-		}
-		s, err := aggregateStats(list)
-		if err != nil {
-			return fmt.Errorf("stats of %q: %w", f.Name, err)
-		}
-		agg[f.Name] = s
-	}
-	b, err := encodeStatsJSON(w.features, agg)
-	if err != nil {
-		return err
-	}
-	return replaceFile(filepath.Join(w.root, StatsPath), func(out io.Writer) error {
-		_, err := out.Write(b)
-		return err
-	})
-}
-
-func (w *Writer) writeInfo() error { return writeInfoFile(w.root, w.info) }
-
 func writeInfoFile(root string, info Info) error {
 	b, err := info.EncodeJSON()
 	if err != nil {
 		return err
 	}
-	return replaceFile(filepath.Join(root, InfoPath), func(out io.Writer) error {
-		_, err := out.Write(b)
+	return replaceFile(filepath.Join(root, InfoPath), writeBytes(b))
+}
+
+func writeBytes(b []byte) func(io.Writer) error {
+	return func(w io.Writer) error {
+		_, err := w.Write(b)
 		return err
-	})
+	}
 }

@@ -175,7 +175,14 @@ func TestConfigValidate(t *testing.T) {
 		{"slash in name", func(c *WriterConfig) { c.Features[0].Name = "obs/state" }, []string{`features[0] ("obs/state").name: must not contain '/'`}},
 		{"default name", func(c *WriterConfig) { c.Features[1].Name = "index" }, []string{`features[1] ("index").name: "index" is a default feature`}},
 		{"duplicate", func(c *WriterConfig) { c.Features[1].Name = "observation.state" }, []string{`features[1] ("observation.state").name: duplicate`}},
-		{"video", func(c *WriterConfig) { c.Features[0].Dtype = "video" }, []string{`features[0] ("observation.state").dtype: "video" features are not supported yet`}},
+		{"video shape", func(c *WriterConfig) { c.Features[0].Dtype = "video" }, []string{`features[0] ("observation.state").shape: shape [12]: video features have shape [H, W, 3] or [3, H, W]`}},
+		{"image channels", func(c *WriterConfig) {
+			c.Features[0] = Feature{Name: "observation.images.front", Dtype: "image", Shape: []int{64, 64, 1}, Names: []string{"height", "width", "channels"}}
+		}, []string{`features[0] ("observation.images.front").shape: shape [64 64 1]: 1 channels, only RGB (3) is supported`}},
+		{"video too small for svt-av1", func(c *WriterConfig) {
+			c.Features[0] = Feature{Name: "observation.images.front", Dtype: "video", Shape: []int{3, 32, 32}, Names: []string{"channels", "height", "width"}}
+		}, []string{`feature "observation.images.front": 32x32: libsvtav1 encodes frames of at least 64x64 pixels`}},
+		{"codebase version", func(c *WriterConfig) { c.CodebaseVersion = "v2.0" }, []string{`codebase_version: must be v3.0 or v2.1, got "v2.0"`}},
 		{"dtype", func(c *WriterConfig) { c.Features[2].Dtype = "float16" }, []string{`features[2] ("next.reward").dtype: must be one of`}},
 		{"2-D shape", func(c *WriterConfig) { c.Features[1].Shape = []int{2, 2} }, []string{`features[1] ("action").shape: shape [2 2]: only [1] and [D]`}},
 		{"names length", func(c *WriterConfig) { c.Features[1].Names = []string{"x"} }, []string{`features[1] ("action").names: has 1 names for shape [4]`}},
