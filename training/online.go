@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/e2hil/e2hil/configs"
-	"github.com/e2hil/e2hil/dataset"
 	"github.com/e2hil/e2hil/env"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/training/checkpoint"
@@ -93,61 +92,16 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 	}
 	sac.UseBLAS()
 	es := e.Spec()
-	if n := cfg.Policy.Discrete(); n > 0 && !es.HasGripper {
-		return nil, fmt.Errorf("training: policy.num_discrete_actions is %d but env %s/%s has no gripper; set it to null", n, cfg.Env.Type, cfg.Env.Task)
-	}
-	spec := SpecFromEnv(es, cfg.Policy)
-	var dsStats *dataset.Stats
-	if cfg.Dataset != nil {
-		ds, err := dataset.Open(cfg.Dataset.Root)
-		if err != nil {
-			return nil, fmt.Errorf("training: dataset.root: %w", err)
-		}
-		demos, err := Demonstrations(ds, spec.StateDim, spec.ActionDim, spec.NumDiscrete > 0)
-		if err != nil {
-			return nil, err
-		}
-		opts.Offline = append(demos, opts.Offline...)
-		if st, ok := ds.Stats["observation.state"]; ok {
-			dsStats = &st
-		}
-		if opts.Progress != nil {
-			fmt.Fprintf(opts.Progress, "offline buffer: %d demonstration transitions from %s (%d episodes)\n", len(demos), cfg.Dataset.Root, len(ds.Episodes))
-		}
-	}
-	if err := applyNormalization(&spec, cfg.Policy, es, dsStats); err != nil {
-		return nil, err
-	}
-	learner, err := sac.New(cfg.Policy, spec, cfg.BatchSize, uint64(cfg.Seed))
+	ls, err := newLearnerSetup(cfg, es, opts.Offline, opts.Progress)
 	if err != nil {
 		return nil, err
 	}
+	spec, learner, online, offline, sampler := ls.spec, ls.learner, ls.online, ls.offline, ls.sampler
 	policy, err := sac.NewPolicy(spec, learner.Param, 1)
 	if err != nil {
 		return nil, err
 	}
-	// Stored actions: the continuous part, plus the gripper index when a
-	// discrete critic learns it.
 	nCont, nStored := spec.ActionDim, spec.ActionDim+min(spec.NumDiscrete, 1)
-	online, err := replay.New(cfg.Policy.OnlineBufferCapacity, spec.StateDim, nStored)
-	if err != nil {
-		return nil, err
-	}
-	offline, err := replay.New(cfg.Policy.OfflineBufferCapacity, spec.StateDim, nStored)
-	if err != nil {
-		return nil, err
-	}
-	if len(opts.Offline) > cfg.Policy.OfflineBufferCapacity {
-		// LeRobot refuses too; a silently truncated demo set would mislead.
-		return nil, fmt.Errorf("training: %d demonstration transitions exceed policy.offline_buffer_capacity %d", len(opts.Offline), cfg.Policy.OfflineBufferCapacity)
-	}
-	for i, t := range opts.Offline {
-		t.Human = true
-		if err := offline.Add(t); err != nil {
-			return nil, fmt.Errorf("training: offline transition %d: %w", i, err)
-		}
-	}
-	sampler := replay.Mix{Online: online, Offline: offline}
 	if opts.CheckpointDir == "" {
 		opts.CheckpointDir = filepath.Join(cfg.OutputDir, "checkpoints", "last")
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/e2hil/e2hil/configs"
-	"github.com/e2hil/e2hil/dataset"
 	"github.com/e2hil/e2hil/env"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/training/checkpoint"
@@ -79,52 +78,13 @@ func Serve(ctx context.Context, cfg configs.TrainConfig, opts ServeOptions) (*Se
 		return nil, fmt.Errorf("training: serve: the env spec needs state names, action names and action bounds (got %d, %d, %d/%d)",
 			len(es.StateNames), len(es.ActionNames), len(es.ActionLow), len(es.ActionHigh))
 	}
-	if n := cfg.Policy.Discrete(); n > 0 && !es.HasGripper {
-		return nil, fmt.Errorf("training: policy.num_discrete_actions is %d but env %s/%s has no gripper; set it to null", n, cfg.Env.Type, cfg.Env.Task)
-	}
 	al := cfg.Policy.ActorLearnerConfig
-	spec := SpecFromEnv(es, cfg.Policy)
-	var dsStats *dataset.Stats
-	if cfg.Dataset != nil {
-		ds, err := dataset.Open(cfg.Dataset.Root)
-		if err != nil {
-			return nil, fmt.Errorf("training: dataset.root: %w", err)
-		}
-		demos, err := Demonstrations(ds, spec.StateDim, spec.ActionDim, spec.NumDiscrete > 0)
-		if err != nil {
-			return nil, err
-		}
-		opts.Offline = append(demos, opts.Offline...)
-		if st, ok := ds.Stats["observation.state"]; ok {
-			dsStats = &st
-		}
-	}
-	if err := applyNormalization(&spec, cfg.Policy, es, dsStats); err != nil {
-		return nil, err
-	}
-	learner, err := sac.New(cfg.Policy, spec, cfg.BatchSize, uint64(cfg.Seed))
+	ls, err := newLearnerSetup(cfg, es, opts.Offline, nil)
 	if err != nil {
 		return nil, err
 	}
+	spec, learner, online, offline, sampler := ls.spec, ls.learner, ls.online, ls.offline, ls.sampler
 	nStored := spec.ActionDim + min(spec.NumDiscrete, 1)
-	online, err := replay.New(cfg.Policy.OnlineBufferCapacity, spec.StateDim, nStored)
-	if err != nil {
-		return nil, err
-	}
-	offline, err := replay.New(cfg.Policy.OfflineBufferCapacity, spec.StateDim, nStored)
-	if err != nil {
-		return nil, err
-	}
-	if len(opts.Offline) > cfg.Policy.OfflineBufferCapacity {
-		return nil, fmt.Errorf("training: %d demonstration transitions exceed policy.offline_buffer_capacity %d", len(opts.Offline), cfg.Policy.OfflineBufferCapacity)
-	}
-	for i, t := range opts.Offline {
-		t.Human = true
-		if err := offline.Add(t); err != nil {
-			return nil, fmt.Errorf("training: offline transition %d: %w", i, err)
-		}
-	}
-	sampler := replay.Mix{Online: online, Offline: offline}
 	if opts.CheckpointDir == "" {
 		opts.CheckpointDir = filepath.Join(cfg.OutputDir, "checkpoints", "last")
 	}
