@@ -88,9 +88,6 @@ func newVideoColumn(f Feature, fps int, cfg video.EncoderConfig, nextPath func()
 	if err != nil {
 		return nil, err
 	}
-	if err := cfg.CheckSize(w, h); err != nil {
-		return nil, err
-	}
 	return &videoColumn{width: w, height: h, fps: fps, cfg: cfg, nextPath: nextPath}, nil
 }
 

@@ -6,8 +6,10 @@
 // It owns the on-disk format: meta/info.json; for v3.0 meta/stats.json,
 // meta/tasks.parquet, meta/episodes/*/*.parquet, data/*/*.parquet and
 // videos/*/*/*.mp4; for v2.1 the JSON-lines metadata and one data file and
-// mp4 per episode; and the statistics LeRobot stores in them. It makes
-// every episode save all-or-nothing across a crash (commit.go). The specification it follows, with the sources of every rule,
+// mp4 per episode; and the statistics LeRobot stores in them. It validates
+// datasets as LeRobot's loaders would (Validate), converts v2.1 to v3.0
+// (ConvertV21), and makes every episode save all-or-nothing across a crash
+// (commit.go). The specification it follows, with the sources of every rule,
 // is shared/design/LEROBOT_DATASET.md; comments cite its sections (spec §N).
 //
 // It must not know about robots, policies or training: callers hand it

@@ -2,7 +2,9 @@ package dataset
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"math"
 	"regexp"
 	"slices"
 	"strings"
@@ -32,9 +34,12 @@ func TestInspect(t *testing.T) {
 		`next\.done\s+bool\s+\[1\]\s+-`,
 		`task_index\s+int64\s+\[1\]\s+-`,
 		`1\s+Place the cube in the box`,
-		`EPISODE\s+LENGTH\s+TASKS`,
-		`0\s+37\s+Pick the orange cube`,
-		`2\s+120\s+Pick the orange cube \| Place the cube in the box`,
+		`EPISODE\s+LENGTH\s+SUCCESS\s+INTERVENTION\s+TASKS`,
+		`0\s+37\s+yes\s+-\s+Pick the orange cube`,
+		`2\s+120\s+yes\s+-\s+Pick the orange cube \| Place the cube in the box`,
+		`STATS\s+MIN\s+MAX\s+MEAN\s+STD\s+COUNT`,
+		`next\.reward\s+0\s+1\s+0\.01852\s+0\.1348\s+162`,
+		`index\s+0\s+161\s+80\.5\s+46\.76\s+162`,
 	} {
 		if !regexp.MustCompile(`(?m)^` + line + `$`).Match(text.Bytes()) {
 			t.Errorf("text report has no line matching %q:\n%s", line, text.String())
@@ -117,5 +122,53 @@ func TestInspectFixtures(t *testing.T) {
 				t.Errorf("text report: %v\n%s", err, text.String())
 			}
 		})
+	}
+}
+
+func TestInspectEpisodeAndVideos(t *testing.T) {
+	root, _ := writeCameraDataset(t, CodebaseVersion, []int{12, 7})
+	r, err := InspectContext(context.Background(), root, InspectOptions{Episode: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Videos) != 2 {
+		t.Fatalf("videos %+v", r.Videos)
+	}
+	for _, v := range r.Videos {
+		if v.Codec != "av1" || v.Width != 128 || v.Height != 128 || v.Files != 1 || v.MissingFiles != 0 || v.SizeBytes == 0 ||
+			math.Abs(v.DurationS-19.0/30) > 1e-9 {
+			t.Errorf("video %+v", v)
+		}
+	}
+	e := r.Episode
+	if e == nil || e.Index != 1 || e.Length != 7 || e.FromIndex != 12 || e.ToIndex != 19 || e.DataFile != "data/chunk-000/file-000.parquet" {
+		t.Fatalf("episode detail %+v", e)
+	}
+	if seg := e.Videos["observation.images.wrist"]; seg.File != "videos/observation.images.wrist/chunk-000/file-000.mp4" || seg.FromTimestamp != 12.0/30 {
+		t.Errorf("segment %+v", seg)
+	}
+	if s := e.Stats["observation.images.front"]; len(s.Mean) != 3 || s.Count != 7 {
+		t.Errorf("episode image stats %+v", s)
+	}
+	if e.Success == nil || !*e.Success {
+		t.Errorf("success %v, want yes (next.reward reaches 1)", e.Success)
+	}
+	var text bytes.Buffer
+	if err := r.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		`VIDEO\s+CODEC\s+SIZE\s+FILES\s+BYTES\s+DURATION`,
+		`observation\.images\.front\s+av1\s+128x128\s+1\s+\d+\s+0\.6s`,
+		`EPISODE 1`,
+		`index range\s+\[12, 19\)`,
+		`video observation\.images\.wrist\s+videos/observation\.images\.wrist/chunk-000/file-000\.mp4 \[0\.400000, 0\.633333\]`,
+	} {
+		if !regexp.MustCompile(`(?m)^` + line + `$`).Match(text.Bytes()) {
+			t.Errorf("text report has no line matching %q:\n%s", line, text.String())
+		}
+	}
+	if _, err := InspectContext(context.Background(), root, InspectOptions{Episode: 2}); err == nil {
+		t.Error("episode 2 of 2 accepted")
 	}
 }

@@ -135,7 +135,7 @@ func (w *Writer) appendEpisode(ctx context.Context, pe *pendingEpisode) error {
 		}
 		return err
 	}
-	w.tasks, w.frames, w.info = tasks, from+int64(n), info
+	w.tasks, w.frames, w.info, w.tasksOnDisk = tasks, from+int64(n), info, len(tasks)
 	w.episodes = append(w.episodes, ep)
 	if !w.v21 {
 		w.videos, w.data, w.meta = videos, data, meta
@@ -196,7 +196,7 @@ func (w *Writer) stageV30(ctx context.Context, c *commit, ep *Episode, pe *pendi
 			setVideoInfo(info, f.Name, part.info)
 		}
 	}
-	if len(tasks) != len(w.tasks) {
+	if len(tasks) != w.tasksOnDisk {
 		if err := c.write(TasksPath, func(out io.Writer) error { return writeTasks(out, tasks, w.mem) }); err != nil {
 			return nil, openFile{}, openFile{}, err
 		}

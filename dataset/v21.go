@@ -76,7 +76,7 @@ func (w *Writer) stageV21(_ context.Context, c *commit, ep *Episode, pe *pending
 	if err != nil {
 		return err
 	}
-	if len(tasks) != len(w.tasks) {
+	if len(tasks) != w.tasksOnDisk {
 		if err := c.write(TasksPathV21, func(out io.Writer) error { return writeTasksJSONL(out, tasks) }); err != nil {
 			return err
 		}

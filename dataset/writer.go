@@ -82,10 +82,17 @@ func (c WriterConfig) Validate() error {
 		}
 	}
 	errs = append(errs, validateFeatures(c.Features)...)
-	hasVideo := slices.ContainsFunc(c.Features, Feature.isVideo)
-	if hasVideo && c.Video != (video.EncoderConfig{}) {
-		if err := c.Video.Validate(); err != nil {
+	enc := c.withDefaults().Video
+	if slices.ContainsFunc(c.Features, Feature.isVideo) {
+		if err := enc.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("video: %w", err))
+		}
+	}
+	for i, f := range c.Features {
+		if h, w, err := f.imageSize(); f.isVideo() && err == nil {
+			if err := enc.CheckSize(w, h); err != nil {
+				errs = append(errs, fmt.Errorf("features[%d] (%q).shape: %w", i, f.Name, err))
+			}
 		}
 	}
 	if len(errs) == 0 {
@@ -122,9 +129,10 @@ type Writer struct {
 
 	frameTasks []string // task of each buffered frame
 
-	tasks    []string
-	episodes []Episode
-	frames   int64 // saved frames
+	tasks       []string
+	tasksOnDisk int // tasks in the tasks file
+	episodes    []Episode
+	frames      int64 // saved frames
 
 	data, meta openFile
 	videos     map[string]videoFile // v3.0: the file each video key appends to
@@ -165,6 +173,12 @@ func create(cfg WriterConfig, mem memory.Allocator) (*Writer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	return startWriter(cfg, mem, !(cfg.CodebaseVersion == CodebaseVersionV21))
+}
+
+// startWriter locks cfg.Root and starts a writer on it; quantiles says
+// whether episodes carry v3.0's quantile stats.
+func startWriter(cfg WriterConfig, mem memory.Allocator, quantiles bool) (*Writer, error) {
 	hasVideo := slices.ContainsFunc(cfg.Features, Feature.isVideo)
 	if hasVideo {
 		if err := video.Available(); err != nil {
@@ -178,15 +192,18 @@ func create(cfg WriterConfig, mem memory.Allocator) (*Writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w, err := newWriter(cfg, mem, lock)
+	w, err := newWriter(cfg, mem, lock, quantiles)
 	if err != nil {
 		lock.release()
+		// Leave nothing of ours in a directory we refused: only empty dirs go.
+		os.Remove(filepath.Join(cfg.Root, privateDir, stagingDir))
+		os.Remove(filepath.Join(cfg.Root, privateDir))
 		return nil, err
 	}
 	return w, nil
 }
 
-func newWriter(cfg WriterConfig, mem memory.Allocator, lock *writerLock) (*Writer, error) {
+func newWriter(cfg WriterConfig, mem memory.Allocator, lock *writerLock, quantiles bool) (*Writer, error) {
 	if err := checkEmpty(cfg.Root); err != nil {
 		return nil, err
 	}
@@ -198,7 +215,7 @@ func newWriter(cfg WriterConfig, mem memory.Allocator, lock *writerLock) (*Write
 		user:      slices.Clone(cfg.Features),
 		features:  features,
 		v21:       v21,
-		quantiles: !v21,
+		quantiles: quantiles && !v21,
 		videoCfg:  cfg.Video,
 		lock:      lock,
 		staging:   filepath.Join(cfg.Root, privateDir, stagingDir),

@@ -181,7 +181,7 @@ func TestConfigValidate(t *testing.T) {
 		}, []string{`features[0] ("observation.images.front").shape: shape [64 64 1]: 1 channels, only RGB (3) is supported`}},
 		{"video too small for svt-av1", func(c *WriterConfig) {
 			c.Features[0] = Feature{Name: "observation.images.front", Dtype: "video", Shape: []int{3, 32, 32}, Names: []string{"channels", "height", "width"}}
-		}, []string{`feature "observation.images.front": 32x32: libsvtav1 encodes frames of at least 64x64 pixels`}},
+		}, []string{`features[0] ("observation.images.front").shape: 32x32: libsvtav1 encodes frames of at least 64x64 pixels`}},
 		{"codebase version", func(c *WriterConfig) { c.CodebaseVersion = "v2.0" }, []string{`codebase_version: must be v3.0 or v2.1, got "v2.0"`}},
 		{"dtype", func(c *WriterConfig) { c.Features[2].Dtype = "float16" }, []string{`features[2] ("next.reward").dtype: must be one of`}},
 		{"2-D shape", func(c *WriterConfig) { c.Features[1].Shape = []int{2, 2} }, []string{`features[1] ("action").shape: shape [2 2]: only [1] and [D]`}},

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os/exec"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -46,6 +47,13 @@ type frameInfo struct {
 // the file's own (ffmpeg -copyts), so a frame's PTS can be compared with the
 // query directly, as LeRobot's decoders do.
 func Decode(ctx context.Context, path string, from, to, fps float64, fn func(Frame) error) error {
+	return decode(ctx, path, from, to, fps, nil, fn)
+}
+
+// decode is Decode; with near, only the frames within half a frame of one
+// of those timestamps are converted and passed on (ffmpeg's select filter),
+// the others are decoded and dropped.
+func decode(ctx context.Context, path string, from, to, fps float64, near []float64, fn func(Frame) error) error {
 	if err := Available(); err != nil {
 		return err
 	}
@@ -59,10 +67,18 @@ func Decode(ctx context.Context, path string, from, to, fps float64, fn func(Fra
 	defer cancel()
 	// -ss before -i seeks to the keyframe before start and decodes forward,
 	// dropping what precedes it; the trim filter stops after end.
+	filters := "trim=end=" + strconv.FormatFloat(end, 'f', 6, 64)
+	if near != nil {
+		terms := make([]string, len(near))
+		for i, t := range near {
+			terms[i] = fmt.Sprintf("lt(abs(t-%.6f),%.6f)", t, half)
+		}
+		filters += ",select='" + strings.Join(terms, "+") + "'"
+	}
 	cmd := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostats", "-nostdin", "-loglevel", "info",
 		"-ss", strconv.FormatFloat(start, 'f', 6, 64), "-copyts", "-i", path,
 		"-map", "0:v:0", "-an",
-		"-vf", "trim=end="+strconv.FormatFloat(end, 'f', 6, 64)+",showinfo",
+		"-vf", filters+",showinfo",
 		"-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -158,39 +174,59 @@ func scanShowinfo(ctx context.Context, r io.Reader, infos chan<- frameInfo, rest
 	return sc.Err()
 }
 
+// maxSelect bounds the timestamps of one ffmpeg run (the select expression
+// is one command-line argument).
+const maxSelect = 1000
+
+// Nearest decodes, for each query timestamp, the nearest frame of path that
+// lies within half a frame period of it, in as few ffmpeg runs as the
+// queries allow: every frame between the first and last query is decoded,
+// only the selected ones are converted to RGB. dist[i] is the distance of
+// frame i to query i, +Inf when no frame was that close.
+func Nearest(ctx context.Context, path string, timestamps []float64, fps float64) (frames []Frame, dist []float64, err error) {
+	frames = make([]Frame, len(timestamps))
+	dist = make([]float64, len(timestamps))
+	for i := range dist {
+		dist[i] = math.Inf(1)
+	}
+	order := make([]int, len(timestamps))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return timestamps[order[a]] < timestamps[order[b]] })
+	for lo := 0; lo < len(order); lo += maxSelect {
+		batch := order[lo:min(lo+maxSelect, len(order))]
+		near := make([]float64, len(batch))
+		for i, q := range batch {
+			near[i] = timestamps[q]
+		}
+		err := decode(ctx, path, near[0], near[len(near)-1], fps, near, func(f Frame) error {
+			for _, q := range batch {
+				if d := math.Abs(f.PTS - timestamps[q]); d < dist[q] {
+					dist[q], frames[q] = d, f
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return frames, dist, nil
+}
+
 // FramesAt decodes, for each query timestamp, the frame of path nearest to
 // it, and fails with ErrFrameTimestamp when that frame is further than
 // tolerance away — LeRobot's decode_video_frames (spec §6.2).
 func FramesAt(ctx context.Context, path string, timestamps []float64, fps, tolerance float64) ([]Frame, error) {
-	if len(timestamps) == 0 {
-		return nil, nil
-	}
-	lo, hi := timestamps[0], timestamps[0]
-	for _, ts := range timestamps {
-		lo, hi = math.Min(lo, ts), math.Max(hi, ts)
-	}
-	best := make([]Frame, len(timestamps))
-	dist := make([]float64, len(timestamps))
-	for i := range dist {
-		dist[i] = math.Inf(1)
-	}
-	var loaded []float64
-	err := Decode(ctx, path, lo, hi, fps, func(f Frame) error {
-		loaded = append(loaded, f.PTS)
-		for i, ts := range timestamps {
-			if d := math.Abs(f.PTS - ts); d < dist[i] {
-				dist[i], best[i] = d, f
-			}
-		}
-		return nil
-	})
+	best, dist, err := Nearest(ctx, path, timestamps, fps)
 	if err != nil {
 		return nil, err
 	}
 	var bad []string
 	for i, ts := range timestamps {
 		if dist[i] > tolerance {
-			near := "none decoded"
+			near := "none decoded within half a frame"
 			if !math.IsInf(dist[i], 1) {
 				near = fmt.Sprintf("nearest frame at %.6fs", best[i].PTS)
 			}
