@@ -45,5 +45,14 @@ if [ ! -d "$node_dir/node_modules/hyparquet" ]; then
   npm install --silent --ignore-scripts --no-audit --no-fund --prefix "$node_dir" hyparquet@1 >/dev/null
 fi
 
+# A second independent Parquet reader, DuckDB (C++, prebuilt binary from npm, no
+# install script), for the test that compares column types with LeRobot's files.
+duckdb_version=1.5.6-r.1
+if [ ! -f "$node_dir/node_modules/@duckdb/node-api/package.json" ]; then
+  echo "deps: installing @duckdb/node-api $duckdb_version (independent Parquet reader for tests)"
+  mkdir -p "$node_dir"
+  npm install --silent --ignore-scripts --no-audit --no-fund --prefix "$node_dir" "@duckdb/node-api@$duckdb_version" >/dev/null
+fi
+
 (cd "$root" && go mod download)
 echo "deps: ok (onnxruntime: $ort_dir/libonnxruntime.so.1)"
