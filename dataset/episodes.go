@@ -196,7 +196,8 @@ func appendStat(lb *array.ListBuilder, s Stats, stat string, visual bool) error 
 
 // readEpisodes reads one episodes metadata file. videoKeys are the video
 // features of info.json; stats columns are read for every stats/* column.
-func readEpisodes(pf *parquetFile, videoKeys []string) ([]Episode, error) {
+func readEpisodes(pf *parquetFile, videoKeys []string) (_ []Episode, err error) {
+	defer recoverParquetPanic(&err, pf.path)
 	tbl, err := pf.readRowGroups(nil, nil)
 	if err != nil {
 		return nil, err

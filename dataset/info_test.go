@@ -189,5 +189,17 @@ func FuzzParseInfo(f *testing.F) {
 		if err != nil || !bytes.Equal(out, out2) {
 			t.Fatalf("re-encoding is not stable (%v):\n%s\n---\n%s", err, out, out2)
 		}
+		// What readers do next with it: version check, file names, features.
+		_ = in.checkSupported()
+		ep := Episode{Index: 7, DataChunk: 1, DataFile: 2, Videos: map[string]VideoSegment{}}
+		_, _ = in.DataFile(ep)
+		for _, k := range in.VideoKeys() {
+			_, _ = in.VideoFile(ep, k)
+		}
+		for _, f := range in.Features {
+			_, _ = f.arrowType()
+			_, _, _ = f.imageSize()
+			_, _ = f.hfFeatureJSON(in.isV2())
+		}
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/apache/arrow/go/v17/arrow"
+	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
 	"github.com/apache/arrow/go/v17/parquet"
 	"github.com/apache/arrow/go/v17/parquet/compress"
@@ -152,11 +153,48 @@ func (p *parquetFile) readRowGroups(leaves, rowGroups []int) (tbl arrow.Table, e
 			rowGroups = append(rowGroups, i)
 		}
 	}
-	tbl, err = p.fr.ReadRowGroups(context.Background(), leaves, rowGroups)
+	// pqarrow's ReadRowGroups reads columns on goroutines of its own, where
+	// a panic on corrupt data cannot be recovered; read them here, in turn.
+	for _, rg := range rowGroups {
+		if rg < 0 || rg >= p.rdr.NumRowGroups() {
+			return nil, fmt.Errorf("read %s: no row group %d", p.path, rg)
+		}
+	}
+	for _, l := range leaves {
+		if l < 0 || l >= p.rdr.MetaData().Schema.NumColumns() {
+			return nil, fmt.Errorf("read %s: no column %d", p.path, l)
+		}
+	}
+	readers, schema, err := p.fr.GetFieldReaders(context.Background(), leaves, rowGroups)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", p.path, err)
 	}
-	return tbl, nil
+	defer func() {
+		for _, r := range readers {
+			r.Release()
+		}
+	}()
+	cols := make([]arrow.Column, 0, len(readers))
+	defer func() {
+		for i := range cols {
+			cols[i].Release()
+		}
+	}()
+	var rows int64
+	for i, r := range readers {
+		chunked, err := p.fr.ReadColumn(rowGroups, r)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: column %q: %w", p.path, schema.Field(i).Name, err)
+		}
+		cols = append(cols, *arrow.NewColumn(schema.Field(i), chunked))
+		chunked.Release()
+		if i == 0 {
+			rows = int64(cols[0].Len())
+		} else if int64(cols[i].Len()) != rows {
+			return nil, fmt.Errorf("read %s: column %q has %d rows, %q has %d", p.path, schema.Field(i).Name, cols[i].Len(), schema.Field(0).Name, rows)
+		}
+	}
+	return array.NewTable(schema, cols, rows), nil
 }
 
 // recoverParquetPanic, deferred, turns a panic of the Parquet library on a

@@ -35,7 +35,8 @@ func writeTasks(w io.Writer, tasks []string, mem memory.Allocator) error {
 // readTasks reads meta/tasks.parquet and returns the task strings indexed by
 // task_index. The string column is the pandas index: the one named by the
 // pandas metadata, else "task" (main) or "__index_level_0__" (0.4.x).
-func readTasks(pf *parquetFile) ([]string, error) {
+func readTasks(pf *parquetFile) (_ []string, err error) {
+	defer recoverParquetPanic(&err, pf.path)
 	names := []string{}
 	if md, ok := pf.keyValue("pandas"); ok {
 		var pandas struct {
