@@ -91,7 +91,14 @@ func newVideoColumn(f Feature, fps int, cfg video.EncoderConfig, nextPath func()
 	return &videoColumn{width: w, height: h, fps: fps, cfg: cfg, nextPath: nextPath}, nil
 }
 
-func (c *videoColumn) prepare(v any) (any, error) { return toRGB(v, c.width, c.height) }
+// prepare checks the picture. Packed RGB is passed on without a copy: add
+// hands it to the encoder within the same AddFrame call.
+func (c *videoColumn) prepare(v any) (any, error) {
+	if b, ok := v.([]byte); ok && len(b) == c.width*c.height*3 {
+		return b, nil
+	}
+	return toRGB(v, c.width, c.height)
+}
 
 func (c *videoColumn) add(p any) error {
 	rgb, ok := p.([]byte)
@@ -102,13 +109,9 @@ func (c *videoColumn) add(p any) error {
 		return errors.New("internal: frame added to a finished video")
 	}
 	if c.enc == nil {
-		// The encoder lives until finish or reset, not for one call, so it
-		// is not bound to a caller's context; reset stops it.
-		enc, err := video.NewEncoder(context.Background(), c.nextPath(), c.width, c.height, c.fps, c.cfg)
-		if err != nil {
+		if err := c.startEncoder(); err != nil {
 			return err
 		}
-		c.enc = enc
 	}
 	if err := c.enc.WriteFrame(rgb); err != nil {
 		return err
@@ -119,12 +122,35 @@ func (c *videoColumn) add(p any) error {
 
 func (c *videoColumn) len() int { return len(c.hists) }
 
-// finish closes the episode's encoder and returns its mp4.
+// endInput tells the encoder the episode is over, so that the encoders of
+// all cameras finish their files at the same time.
+func (c *videoColumn) endInput() {
+	if c.enc != nil {
+		c.enc.EndInput()
+	}
+}
+
+// startEncoder starts the encoder of the next episode. It lives until
+// finish or shutdown, not for one call, so it is not bound to a caller's
+// context; reset and shutdown stop it.
+func (c *videoColumn) startEncoder() error {
+	enc, err := video.NewEncoder(context.Background(), c.nextPath(), c.width, c.height, c.fps, c.cfg)
+	if err != nil {
+		return err
+	}
+	c.enc = enc
+	return nil
+}
+
+// finish closes the episode's encoder and returns its mp4. It then starts
+// the next episode's encoder at once, so that ffmpeg's start-up (a quarter
+// of a second of CPU) overlaps with saving this episode instead of
+// delaying the next one's first frame.
 func (c *videoColumn) finish() (string, error) {
 	if c.done != "" {
 		return c.done, nil
 	}
-	if c.enc == nil {
+	if c.enc == nil || c.enc.Frames() == 0 {
 		return "", ErrEmptyEpisode
 	}
 	enc := c.enc
@@ -135,6 +161,7 @@ func (c *videoColumn) finish() (string, error) {
 		return "", err
 	}
 	c.done = enc.Path()
+	c.startEncoder() // on failure, add starts it (and reports the error)
 	return c.done, nil
 }
 
@@ -144,8 +171,10 @@ func (c *videoColumn) release() {
 	c.hists = c.hists[:0]
 }
 
+// reset discards the buffered episode; an encoder that has no frame yet is
+// kept for the next one.
 func (c *videoColumn) reset() {
-	if c.enc != nil {
+	if c.enc != nil && c.enc.Frames() > 0 {
 		c.enc.Abort()
 		c.enc = nil
 	}
@@ -154,6 +183,15 @@ func (c *videoColumn) reset() {
 		c.done = ""
 	}
 	c.hists = c.hists[:0]
+}
+
+// shutdown stops every encoder (Writer.Close).
+func (c *videoColumn) shutdown() {
+	c.reset()
+	if c.enc != nil {
+		c.enc.Abort()
+		c.enc = nil
+	}
 }
 
 func (c *videoColumn) build(array.Builder) error {

@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,9 +65,11 @@ func (c *commit) stagePath(final string) string {
 }
 
 // write stages the new content of the file final (relative to the root).
+// A staged file needs no rename of its own: it is written and fsynced in
+// place, and apply makes the staging directory durable before the journal.
 func (c *commit) write(final string, fill func(io.Writer) error) error {
 	staged := c.stagePath(final)
-	if err := replaceFile(c.abs(staged), fill); err != nil {
+	if err := writeDurable(c.abs(staged), fill); err != nil {
 		return err
 	}
 	c.moves = append(c.moves, [2]string{staged, final})
@@ -116,6 +119,19 @@ func (c *commit) apply() error {
 	j, err := json.Marshal(journal{Episode: c.episode, Moves: c.moves})
 	if err != nil {
 		return err
+	}
+	// Every staged file's name must survive a crash before the journal
+	// names it: Recover takes a missing staged file for one already renamed.
+	var dirs []string
+	for _, m := range c.moves {
+		if d := filepath.Dir(c.abs(m[0])); !slices.Contains(dirs, d) {
+			dirs = append(dirs, d)
+		}
+	}
+	for _, d := range dirs {
+		if err := atomicfile.SyncDir(d); err != nil {
+			return err
+		}
 	}
 	jpath := filepath.Join(c.root, privateDir, journalName)
 	if err := atomicfile.WriteFile(jpath, j, 0o644); err != nil {
@@ -196,6 +212,35 @@ func Recover(root string) (bool, error) {
 		return false, err
 	}
 	return true, atomicfile.SyncDir(filepath.Dir(jpath))
+}
+
+// writeDurable creates path (which must not exist) with what fill writes,
+// and fsyncs it; on error the file is removed.
+func writeDurable(path string, fill func(io.Writer) error) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(path)
+		}
+	}()
+	sink := &sinkWriter{w: bufio.NewWriterSize(f, 1<<20)}
+	if err := fill(sink); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if sink.err != nil {
+		return fmt.Errorf("write %s: %w", path, sink.err)
+	}
+	if err := sink.w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("write %s: fsync: %w", path, err)
+	}
+	return f.Close()
 }
 
 // pendingJournal reports whether root has an unfinished save.

@@ -12,8 +12,6 @@ import (
 	"github.com/apache/arrow/go/v17/arrow"
 	"github.com/apache/arrow/go/v17/arrow/array"
 	"github.com/apache/arrow/go/v17/arrow/memory"
-
-	"github.com/e2hil/e2hil/dataset/video"
 )
 
 // ConvertOptions tune ConvertV21.
@@ -301,7 +299,7 @@ func (d *Dataset) convertEpisode(ctx context.Context, w *Writer, e int) (*pendin
 			return fail(err)
 		}
 		vpath := filepath.Join(d.Root, vrel)
-		vi, err := video.Probe(ctx, vpath)
+		vi, err := videoInfo(ctx, vpath, false)
 		if err != nil {
 			return fail(err)
 		}

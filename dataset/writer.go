@@ -280,6 +280,13 @@ func newWriter(cfg WriterConfig, mem memory.Allocator, lock *writerLock, quantil
 	if err := writeInfoFile(w.root, w.info); err != nil {
 		return nil, err
 	}
+	// Encoders start before the first frame arrives (ffmpeg takes a quarter
+	// of a second to start); a failure here is reported by that frame.
+	for _, c := range w.cols {
+		if vc, ok := c.(*videoColumn); ok {
+			vc.startEncoder()
+		}
+	}
 	return w, nil
 }
 
@@ -421,6 +428,11 @@ func (w *Writer) SaveEpisodeContext(ctx context.Context) error {
 			return w.buildDataRecord(epIndex, from, taskIdx)
 		},
 	}
+	for _, c := range w.cols {
+		if vc, ok := c.(*videoColumn); ok {
+			vc.endInput()
+		}
+	}
 	for i, c := range w.cols {
 		f := w.user[i]
 		if s, ok := c.stats(w.quantiles); ok {
@@ -435,7 +447,7 @@ func (w *Writer) SaveEpisodeContext(ctx context.Context) error {
 			w.broken = fmt.Errorf("video %q: %w", f.Name, err)
 			return wrap(w.broken)
 		}
-		part, err := probeOwnVideo(ctx, path, n, w.info.FPS)
+		part, err := checkOwnVideo(path, n, w.info.FPS, w.videoCfg.PixFmt)
 		if err != nil {
 			w.broken = fmt.Errorf("video %q: %w", f.Name, err)
 			return wrap(w.broken)
@@ -454,11 +466,23 @@ func (w *Writer) SaveEpisodeContext(ctx context.Context) error {
 	return nil
 }
 
-// probeOwnVideo checks an episode mp4 we encoded: n frames at pts k/fps.
-func probeOwnVideo(ctx context.Context, path string, n, fps int) (videoPart, error) {
-	info, err := video.Probe(ctx, path)
+// checkOwnVideo checks an episode mp4 we encoded, n frames at pts k/fps,
+// from its sample tables (no process to start), and describes it as
+// ffprobe would for info.json: the codec from the sample entry, the pixel
+// format we asked the encoder for.
+func checkOwnVideo(path string, n, fps int, pixFmt string) (videoPart, error) {
+	mi, err := video.ReadMP4(path)
 	if err != nil {
 		return videoPart{}, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return videoPart{}, err
+	}
+	info := video.Info{Codec: video.CodecName(mi.Codec), PixFmt: pixFmt, Width: mi.Width, Height: mi.Height,
+		FPS: float64(fps), Duration: mi.Duration, NumFrames: mi.Frames, Size: st.Size()}
+	if !closeTo(mi.FrameDuration, 1/float64(fps), 1e-9) {
+		return videoPart{}, fmt.Errorf("%s: frames last %.6fs, want 1/%d s", path, mi.FrameDuration, fps)
 	}
 	want := float64(n) / float64(fps)
 	if (info.NumFrames >= 0 && info.NumFrames != n) || !closeTo(info.Duration, want, video.DefaultTolerance) {
@@ -468,6 +492,27 @@ func probeOwnVideo(ctx context.Context, path string, n, fps int) (videoPart, err
 		return videoPart{}, err
 	}
 	return videoPart{path: path, owned: true, info: info}, nil
+}
+
+// videoInfo describes an mp4: with probe, as ffprobe sees it (codec, pixel
+// format: what info.json records); else from its sample tables (frames,
+// duration, size), without starting a process, falling back to ffprobe for
+// files of another shape.
+func videoInfo(ctx context.Context, path string, probe bool) (video.Info, error) {
+	if !probe {
+		if mi, err := video.ReadMP4(path); err == nil {
+			st, err := os.Stat(path)
+			if err != nil {
+				return video.Info{}, err
+			}
+			fps := 0.0
+			if mi.FrameDuration > 0 {
+				fps = 1 / mi.FrameDuration
+			}
+			return video.Info{Width: mi.Width, Height: mi.Height, FPS: fps, Duration: mi.Duration, NumFrames: mi.Frames, Size: st.Size()}, nil
+		}
+	}
+	return video.Probe(ctx, path)
 }
 
 func closeTo(a, b, tol float64) bool { return a-b <= tol && b-a <= tol }
@@ -492,6 +537,11 @@ func (w *Writer) Close() error {
 	w.closed = true
 	n := w.BufferedFrames()
 	w.ClearEpisode()
+	for _, c := range w.cols {
+		if vc, ok := c.(*videoColumn); ok {
+			vc.shutdown()
+		}
+	}
 	var errs []error
 	if pendingJournal(w.root) {
 		if _, err := Recover(w.root); err != nil {

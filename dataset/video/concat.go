@@ -2,6 +2,7 @@ package video
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -27,12 +28,45 @@ type Segment struct {
 // start up to 0.5 ms late, beyond LeRobot's 1e-4 s tolerance. With the
 // exact duration (rounded once, to the microsecond) frame k of segment j
 // lands exactly at Σ durations + k/fps in the output time base.
+//
+// Files of the usual shape (one video track, as ffmpeg and PyAV write them)
+// are concatenated in-process by the built-in mp4 code, with the same
+// result and no process to start; others go through ffmpeg.
 func Concat(ctx context.Context, dst string, segs []Segment) error {
-	if err := Available(); err != nil {
-		return err
-	}
 	if len(segs) == 0 {
 		return fmt.Errorf("concat %s: no segments", dst)
+	}
+	err := concatNative(dst, segs)
+	if err == nil || !errors.Is(err, errUnsupportedMP4) {
+		return err
+	}
+	return concatFFmpeg(ctx, dst, segs)
+}
+
+// concatNative concatenates with the built-in mp4 code when every segment's
+// sample durations add up to its stated duration.
+func concatNative(dst string, segs []Segment) error {
+	parts := make([]*mp4File, len(segs))
+	for i, s := range segs {
+		m, err := readMP4(s.Path)
+		if err != nil {
+			return fmt.Errorf("concat %s: %w", dst, err)
+		}
+		if d := m.duration(); d-s.Duration > 1e-6 || s.Duration-d > 1e-6 {
+			return fmt.Errorf("concat %s: %s lasts %.6fs by its samples, %.6fs by its segment: %w", dst, s.Path, d, s.Duration, errUnsupportedMP4)
+		}
+		parts[i] = m
+	}
+	if err := concatMP4(dst, parts); err != nil {
+		return fmt.Errorf("concat %s: %w", dst, err)
+	}
+	return nil
+}
+
+// concatFFmpeg concatenates with ffmpeg's concat demuxer.
+func concatFFmpeg(ctx context.Context, dst string, segs []Segment) error {
+	if err := Available(); err != nil {
+		return err
 	}
 	var list strings.Builder
 	list.WriteString("ffconcat version 1.0\n")

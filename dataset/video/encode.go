@@ -121,6 +121,7 @@ type Encoder struct {
 	stdin         io.WriteCloser
 	stderr        *tail
 	frames        int
+	inputClosed   bool
 	done          bool
 }
 
@@ -189,13 +190,23 @@ func (e *Encoder) WriteFrame(rgb []byte) error {
 	return nil
 }
 
+// EndInput ends the stream without waiting: ffmpeg finishes the file while
+// the caller does other work (ends other encoders' streams); Close waits.
+func (e *Encoder) EndInput() error {
+	if e.inputClosed || e.done {
+		return nil
+	}
+	e.inputClosed = true
+	return e.stdin.Close()
+}
+
 // Close ends the stream and waits for ffmpeg to finish the file.
 func (e *Encoder) Close() error {
 	if e.done {
 		return nil
 	}
+	cerr := e.EndInput()
 	e.done = true
-	cerr := e.stdin.Close()
 	if err := e.cmd.Wait(); err != nil {
 		return fmt.Errorf("video encoder %s: %w", e.path, runError("ffmpeg", err, e.stderr))
 	}

@@ -1,6 +1,7 @@
 package video
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -213,5 +214,108 @@ func TestProbeRejectsNonVideo(t *testing.T) {
 	}
 	if _, err := Probe(context.Background(), p); err == nil {
 		t.Fatal("Probe accepted garbage")
+	}
+}
+
+// TestConcatNativeMatchesFFmpeg concatenates the same files with the
+// built-in mp4 code and with ffmpeg's concat demuxer (given the exact
+// durations) and checks that both decode to the same frames at the same
+// timestamps — for our encodes and for two real LeRobot (PyAV) files.
+func TestConcatNativeMatchesFFmpeg(t *testing.T) {
+	requireFFmpeg(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.mp4"), filepath.Join(dir, "b.mp4")
+	encode(t, a, 0, 7, 96, 64, 30)
+	encode(t, b, 7, 4, 96, 64, 30)
+	g1 := filepath.Join("..", "..", "testdata", "lerobot-datasets", "G1-policy-train", "videos", "chunk-000", "observation.images.cam_high")
+	tests := []struct {
+		name  string
+		parts []string
+	}{
+		{"ours", []string{a, b, a}},
+		{"lerobot G1", []string{filepath.Join(g1, "episode_000001.mp4"), filepath.Join(g1, "episode_000002.mp4")}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var segs []Segment
+			var frames int
+			for _, p := range tc.parts {
+				if _, err := os.Stat(p); err != nil {
+					t.Skipf("fixture: %v", err)
+				}
+				mi, err := ReadMP4(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				info, err := Probe(ctx, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if mi.Frames != info.NumFrames || mi.Duration != info.Duration || mi.Width != info.Width || mi.Height != info.Height || mi.Codec != "av01" {
+					t.Fatalf("ReadMP4 %s = %+v, ffprobe %+v", p, mi, info)
+				}
+				segs = append(segs, Segment{Path: p, Duration: mi.Duration})
+				frames += mi.Frames
+			}
+			native, ffm := filepath.Join(dir, tc.name+"-native.mp4"), filepath.Join(dir, tc.name+"-ffmpeg.mp4")
+			if err := concatNative(native, segs); err != nil {
+				t.Fatal(err)
+			}
+			if err := concatFFmpeg(ctx, ffm, segs); err != nil {
+				t.Fatal(err)
+			}
+			var want []Frame
+			ni, _ := Probe(ctx, native)
+			fi, _ := Probe(ctx, ffm)
+			if ni.NumFrames != frames || ni.NumFrames != fi.NumFrames || ni.Duration != fi.Duration {
+				t.Fatalf("native %+v, ffmpeg %+v, want %d frames", ni, fi, frames)
+			}
+			fps := ni.FPS
+			// The frames around each joint and the ends.
+			var ts []float64
+			var off float64
+			for _, s := range segs {
+				ts = append(ts, off, off+1/fps)
+				off += s.Duration
+				ts = append(ts, off-1/fps)
+			}
+			want, err := FramesAt(ctx, ffm, ts, fps, DefaultTolerance)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := FramesAt(ctx, native, ts, fps, DefaultTolerance)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range ts {
+				if got[i].PTS != want[i].PTS || !bytes.Equal(got[i].RGB, want[i].RGB) {
+					t.Errorf("frame at %.6fs: native %.6fs differs from ffmpeg's %.6fs", ts[i], got[i].PTS, want[i].PTS)
+				}
+			}
+		})
+	}
+}
+
+func TestReadMP4Rejects(t *testing.T) {
+	requireFFmpeg(t)
+	dir := t.TempDir()
+	small, big := filepath.Join(dir, "small.mp4"), filepath.Join(dir, "big.mp4")
+	encode(t, small, 0, 3, 96, 64, 30)
+	encode(t, big, 0, 3, 128, 64, 30)
+	whole, _ := os.ReadFile(small)
+	trunc := filepath.Join(dir, "trunc.mp4")
+	os.WriteFile(trunc, whole[:len(whole)-40], 0o644)
+	if _, err := ReadMP4(trunc); err == nil {
+		t.Error("ReadMP4 accepted a truncated file")
+	}
+	err := concatNative(filepath.Join(dir, "x.mp4"), []Segment{{Path: small, Duration: 0.1}, {Path: big, Duration: 0.1}})
+	if !errors.Is(err, errUnsupportedMP4) {
+		t.Errorf("concatenating different sizes: %v, want errUnsupportedMP4 (ffmpeg fallback)", err)
+	}
+	err = concatNative(filepath.Join(dir, "y.mp4"), []Segment{{Path: small, Duration: 0.2}})
+	if !errors.Is(err, errUnsupportedMP4) {
+		t.Errorf("a segment longer than its samples: %v, want errUnsupportedMP4 (ffmpeg fallback)", err)
 	}
 }
