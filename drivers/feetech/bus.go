@@ -130,7 +130,23 @@ func NewBus(port Port, cfg Config) (*Bus, error) {
 }
 
 // Config returns the bus configuration.
-func (b *Bus) Config() Config { return b.cfg }
+func (b *Bus) Config() Config {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cfg
+}
+
+// SetLatencyTimer changes the constant term of packet deadlines for later
+// transactions (the SDK's setPacketTimeout); d must be > 0.
+func (b *Bus) SetLatencyTimer(d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("latency_timer: must be > 0, got %s", d)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cfg.LatencyTimer = d
+	return nil
+}
 
 // Close closes the port. Pending and later calls fail with ErrClosed.
 func (b *Bus) Close() error {
