@@ -255,3 +255,69 @@ func jsonUnmarshal(b []byte, v any) error {
 	}
 	return json.Unmarshal(b, v)
 }
+
+// TestVideoRollover lowers video_files_size_in_mb so that each camera's mp4
+// fills after about two episodes: episodes then start new files (and, with
+// two files per chunk, new chunk directories), from_timestamp restarts at 0
+// in each, and every frame still decodes at its timestamp; the dataset
+// validates.
+func TestVideoRollover(t *testing.T) {
+	requireVideo(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	root := filepath.Join(t.TempDir(), "ds")
+	w, err := Create(WriterConfig{Root: root, FPS: 30, Features: cameraFeatures(), ChunksSize: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lengths := []int{10, 10, 10, 10, 10, 10}
+	// The first episode's mp4 sets the scale: a file takes about two.
+	w.videoLimitMB = 1e9
+	for i, n := range lengths {
+		recordCameras(t, w, []int{n})
+		if i == 0 {
+			st, err := os.Stat(filepath.Join(root, "videos/observation.images.front/chunk-000/file-000.mp4"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.videoLimitMB = 2.5 * float64(st.Size()) / mib
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := "observation.images.front"
+	var locs []fileLoc
+	for _, e := range d.Episodes {
+		seg := e.Videos[key]
+		l := fileLoc{seg.Chunk, seg.File}
+		if len(locs) == 0 || locs[len(locs)-1] != l {
+			locs = append(locs, l)
+			if seg.FromTimestamp != 0 {
+				t.Errorf("episode %d starts file %v at %v, want 0", e.Index, l, seg.FromTimestamp)
+			}
+		}
+	}
+	if len(locs) < 3 {
+		t.Fatalf("video files %v: want at least 3", locs)
+	}
+	for i, l := range locs {
+		if want := (fileLoc{i / 2, i % 2}); l != want {
+			t.Errorf("video file %d at %v, want %v", i, l, want)
+		}
+	}
+	for ep := range d.Episodes {
+		frames, times, err := d.EpisodeVideo(ctx, key, ep)
+		if err != nil || len(frames) != lengths[ep] || math.Abs(times[len(times)-1]-float64(lengths[ep]-1)/30) > 1e-4 {
+			t.Errorf("episode %d: %d frames, %v", ep, len(frames), err)
+		}
+	}
+	v, err := Validate(ctx, root, ValidateOptions{})
+	if err != nil || !v.OK() {
+		t.Errorf("validate: %v %v", v.Problems, err)
+	}
+}

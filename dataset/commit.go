@@ -33,10 +33,6 @@ const (
 	lockName    = "writer.lock"
 )
 
-// ErrInterrupted is returned for a dataset whose last episode save was
-// interrupted after it began to replace files; Recover completes it.
-var ErrInterrupted = errors.New("interrupted episode save")
-
 // journal is what .e2hil/journal.json holds: the renames of one save,
 // paths relative to the dataset root.
 type journal struct {
@@ -184,8 +180,34 @@ func runMoves(root string, moves [][2]string, hook func(int) error) error {
 
 // Recover completes an episode save that a crash interrupted after it began
 // replacing files (see ErrInterrupted), and reports whether there was one.
-// It must not run while a writer has the dataset open.
+// It then removes what a crashed writer left in the dataset's private
+// directory (staged files, partial videos, the lock file). It refuses, with
+// ErrLocked, while a writer has the dataset open.
 func Recover(root string) (bool, error) {
+	priv := filepath.Join(root, privateDir)
+	if _, err := os.Stat(priv); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	lock, err := lockDataset(root)
+	if err != nil {
+		return false, err
+	}
+	done, err := replayJournal(root)
+	if err == nil {
+		err = os.RemoveAll(filepath.Join(priv, stagingDir))
+	}
+	if rerr := lock.release(); err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return done, fmt.Errorf("recover %s: %w", root, err)
+	}
+	os.Remove(priv) // only if empty
+	return done, nil
+}
+
+// replayJournal finishes the renames of .e2hil/journal.json, if any.
+func replayJournal(root string) (bool, error) {
 	jpath := filepath.Join(root, privateDir, journalName)
 	b, err := os.ReadFile(jpath)
 	if errors.Is(err, os.ErrNotExist) {
@@ -206,7 +228,7 @@ func Recover(root string) (bool, error) {
 		}
 	}
 	if err := runMoves(root, j.Moves, nil); err != nil {
-		return false, fmt.Errorf("recover %s: %w", root, err)
+		return false, err
 	}
 	if err := os.Remove(jpath); err != nil {
 		return false, err

@@ -156,6 +156,9 @@ func TestSIGKILL(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if _, err := os.Stat(filepath.Join(root, privateDir)); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("Recover left %s (partial videos, lock file): %v", privateDir, err)
+			}
 			v, err := Validate(ctx, root, ValidateOptions{})
 			if err != nil {
 				t.Fatal(err)

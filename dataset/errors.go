@@ -15,6 +15,12 @@ var (
 	ErrInvalidConfig = errors.New("invalid writer config")
 	ErrUnsupported   = errors.New("unsupported dataset")
 	ErrInconsistent  = errors.New("inconsistent dataset")
+	// ErrLocked: another writer has the dataset open (lock.go).
+	ErrLocked = errors.New("dataset is being written by another writer")
+	// ErrInterrupted: an episode save stopped half-way; Recover completes it (commit.go).
+	ErrInterrupted = errors.New("interrupted episode save")
+	// ErrInvalidDataset: Validate found problems.
+	ErrInvalidDataset = errors.New("invalid dataset")
 )
 
 // problems is several errors reported together on one line ("a; b"), so

@@ -15,9 +15,6 @@ import (
 	"github.com/e2hil/e2hil/internal/atomicfile"
 )
 
-// ErrLocked is returned when another writer has the dataset open.
-var ErrLocked = errors.New("dataset is being written by another writer")
-
 // writerLock is an exclusive flock(2) on .e2hil/writer.lock. The kernel
 // drops it when the process dies, so a crashed writer never blocks the
 // next one; the file records the holder for the error message.

@@ -27,9 +27,9 @@ import (
 // Problem is one thing wrong with a dataset: what LeRobot's loader would
 // reject or misread, or a file that is missing or damaged.
 type Problem struct {
-	File  string // path relative to the dataset root ("" for the dataset as a whole)
-	Field string // key, column or JSON path inside File; may be ""
-	Msg   string
+	File  string `json:"file"`  // path relative to the dataset root ("" for the dataset as a whole)
+	Field string `json:"field"` // key, column or JSON path inside File; may be ""
+	Msg   string `json:"message"`
 }
 
 func (p Problem) String() string {
@@ -58,9 +58,6 @@ type Validation struct {
 
 // OK reports a dataset without problems.
 func (v *Validation) OK() bool { return len(v.Problems) == 0 }
-
-// ErrInvalidDataset is wrapped by Validation.Err.
-var ErrInvalidDataset = errors.New("invalid dataset")
 
 // Err is nil for a valid dataset, else an error saying how many problems.
 func (v *Validation) Err() error {

@@ -320,6 +320,11 @@ func TestRecoverInterruptedSave(t *testing.T) {
 			}
 			// The process dies here: no Close. The lock goes with it.
 			w.lock.f.Close()
+			for _, c := range w.cols {
+				if vc, ok := c.(*videoColumn); ok {
+					vc.shutdown()
+				}
+			}
 			if _, err := Open(root); !errors.Is(err, ErrInterrupted) {
 				t.Errorf("Open = %v, want ErrInterrupted", err)
 			}

@@ -543,8 +543,8 @@ func (w *Writer) Close() error {
 		}
 	}
 	var errs []error
-	if pendingJournal(w.root) {
-		if _, err := Recover(w.root); err != nil {
+	if pendingJournal(w.root) { // the writer holds the lock: replay directly
+		if _, err := replayJournal(w.root); err != nil {
 			errs = append(errs, err)
 		}
 	}
