@@ -45,7 +45,36 @@ type SACSpec struct {
 	// NumDiscrete > 0 adds HIL-SERL's discrete gripper critic: a DQN head
 	// latent → MLP(CriticHidden) → Linear(NumDiscrete), with a target copy.
 	NumDiscrete int `json:"num_discrete_actions,omitempty"`
+
+	// Cameras are the image inputs, in the order of the config's
+	// input_features; each is encoded from its frozen backbone's feature map
+	// (HILSERL.md §1.2): SpatialEmbeddings (ImagePoolingDim per channel) →
+	// Dropout(ImageDropout, training only) → Linear(C·F → latent) →
+	// LayerNorm → Tanh. The camera latents come first in the encoder output,
+	// then the state latent (LeRobot's concat order).
+	Cameras []CameraSpec `json:"cameras,omitempty"`
+	// ImagePoolingDim is image_embedding_pooling_dim (F, 8 in LeRobot).
+	ImagePoolingDim int `json:"image_embedding_pooling_dim,omitempty"`
+	// ImageDropout is the post-encoder dropout rate (0.1 in LeRobot).
+	ImageDropout float64 `json:"image_dropout,omitempty"`
 }
+
+// CameraSpec is one camera input: its feature key and the shape of its
+// backbone feature map [Channels, Height, Width] (512×4×4 for ResNet-10 on
+// 128×128 images).
+type CameraSpec struct {
+	Name     string `json:"name"`
+	Channels int    `json:"channels"`
+	Height   int    `json:"height"`
+	Width    int    `json:"width"`
+}
+
+// FeatureSize is C·h·w, the length of one observation's feature map.
+func (c CameraSpec) FeatureSize() int { return c.Channels * c.Height * c.Width }
+
+// EncodedDim is the encoder output width: latent_dim per camera plus the
+// state latent.
+func (s SACSpec) EncodedDim() int { return s.LatentDim * (1 + len(s.Cameras)) }
 
 // Validate checks the spec's consistency.
 func (s SACSpec) Validate() error {
@@ -72,6 +101,19 @@ func (s SACSpec) Validate() error {
 	if !(s.StdMax > 0) || !(s.StdMin < s.StdMax) {
 		errs = append(errs, fmt.Errorf("models: std range [%g, %g] is empty", s.StdMin, s.StdMax))
 	}
+	if len(s.Cameras) > 0 {
+		if s.ImagePoolingDim < 1 {
+			errs = append(errs, fmt.Errorf("models: image_embedding_pooling_dim %d must be ≥ 1", s.ImagePoolingDim))
+		}
+		if !(s.ImageDropout >= 0 && s.ImageDropout < 1) {
+			errs = append(errs, fmt.Errorf("models: image_dropout %g must be in [0, 1)", s.ImageDropout))
+		}
+		for i, c := range s.Cameras {
+			if c.Channels < 1 || c.Height < 1 || c.Width < 1 {
+				errs = append(errs, fmt.Errorf("models: camera %d (%s) feature map %d×%d×%d: every size must be ≥ 1", i, c.Name, c.Channels, c.Height, c.Width))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -83,7 +125,13 @@ const (
 	PrefixCriticTarget = "critic_target."
 	PrefixDiscrete     = "discrete_critic."
 	PrefixDiscreteTgt  = "discrete_critic_target."
+	// PrefixImageEncoder names the camera encoders' parameters (a subset of
+	// PrefixEncoder): encoder.image.<camera index>.{spatial.kernel, linear.*, norm.*}.
+	PrefixImageEncoder = "encoder.image."
 )
+
+// ImagePrefix names camera i's encoder parameters ("encoder.image.0").
+func ImagePrefix(i int) string { return fmt.Sprintf("encoder.image.%d", i) }
 
 // CriticPrefix names critic k's parameters ("critic.0"), or its target's.
 func CriticPrefix(k int, target bool) string {
@@ -122,19 +170,19 @@ func (s SACSpec) NewParams(seed uint64) *Params {
 	linear("encoder.state", s.StateDim, s.LatentDim)
 	norm("encoder.state_norm", s.LatentDim)
 
-	h := mlp("actor.net", s.LatentDim, s.ActorHidden, s.ActorActivateFinal)
+	h := mlp("actor.net", s.EncodedDim(), s.ActorHidden, s.ActorActivateFinal)
 	for _, head := range []string{"actor.mean", "actor.log_std"} {
 		uniform(rng, p.Add(head+".weight", h, s.ActionDim), float32(s.InitFinal))
 		uniform(rng, p.Add(head+".bias", 1, s.ActionDim), float32(s.InitFinal))
 	}
 	for k := 0; k < s.NumCritics; k++ {
 		pre := CriticPrefix(k, false)
-		h := mlp(pre+".net", s.LatentDim+s.ActionDim, s.CriticHidden, s.CriticActivateFinal)
+		h := mlp(pre+".net", s.EncodedDim()+s.ActionDim, s.CriticHidden, s.CriticActivateFinal)
 		orthogonalColumn(rng, p.Add(pre+".out.weight", h, 1))
 		uniform(rng, p.Add(pre+".out.bias", 1, 1), float32(1/math.Sqrt(float64(h))))
 	}
 	if s.NumDiscrete > 0 { // defined last: the other parameters' draws are unchanged
-		h := mlp("discrete_critic.net", s.LatentDim, s.CriticHidden, s.CriticActivateFinal)
+		h := mlp("discrete_critic.net", s.EncodedDim(), s.CriticHidden, s.CriticActivateFinal)
 		linear("discrete_critic.out", h, s.NumDiscrete)
 		for _, name := range p.WithPrefix(PrefixDiscrete) {
 			tname := PrefixDiscreteTgt + name[len(PrefixDiscrete):]
@@ -146,6 +194,19 @@ func (s SACSpec) NewParams(seed uint64) *Params {
 			tname := CriticPrefix(k, true) + name[len(CriticPrefix(k, false)):]
 			copy(p.Add(tname, p.Get(name).Shape()...).Data().([]float32), p.Data(name))
 		}
+	}
+	// Camera encoders last, from their own stream: a state-only spec's
+	// parameters are unchanged by the image path's existence.
+	irng := rand.New(rand.NewPCG(seed, 0x1a6e))
+	for i, c := range s.Cameras {
+		pre := ImagePrefix(i)
+		InitSpatialKernel(irng, p.Add(pre+".spatial.kernel", c.Channels*c.Height*c.Width, s.ImagePoolingDim).Data().([]float32),
+			c.Height*c.Width, s.ImagePoolingDim)
+		in := c.Channels * s.ImagePoolingDim
+		bound := float32(1 / math.Sqrt(float64(in)))
+		uniform(irng, p.Add(pre+".linear.weight", in, s.LatentDim), bound)
+		uniform(irng, p.Add(pre+".linear.bias", 1, s.LatentDim), bound)
+		norm(pre+".norm", s.LatentDim)
 	}
 	return p
 }
@@ -231,6 +292,44 @@ func (s SACSpec) Encode(b *Graph, state *G.Node) *G.Node {
 	x = G.Must(G.BroadcastAdd(x, constRow(b, "norm.shift", shift), nil, []byte{0}))
 	x = b.Linear("encoder.state", x)
 	return G.Must(Tanh(b.LayerNorm("encoder.state_norm", x)))
+}
+
+// EncodeImage maps camera i's backbone features [B, C·h·w] (NCHW per row)
+// to its latent [B, latent_dim]. keep is the dropout mask [B, C·F] (0, or
+// 1/(1−p) for kept units), nil outside training.
+func (s SACSpec) EncodeImage(b *Graph, i int, feats, keep *G.Node) *G.Node {
+	c, pre := s.Cameras[i], ImagePrefix(i)
+	x := G.Must(SpatialEmbeddings(feats, b.Param(pre+".spatial.kernel"), c.Channels, c.Height*c.Width, s.ImagePoolingDim))
+	if keep != nil {
+		x = G.Must(G.HadamardProd(x, keep))
+	}
+	x = b.Linear(pre+".linear", x)
+	return G.Must(Tanh(b.LayerNorm(pre+".norm", x)))
+}
+
+// EncodeObservation is the shared encoder's output [B, EncodedDim]: the
+// camera latents in camera order, then the state latent. feats[i] are camera
+// i's features; keeps[i] its dropout mask (nil, or keeps nil: no dropout).
+// Without cameras it is Encode.
+func (s SACSpec) EncodeObservation(b *Graph, state *G.Node, feats, keeps []*G.Node) *G.Node {
+	latent := s.Encode(b, state)
+	if len(s.Cameras) == 0 {
+		return latent
+	}
+	var out *G.Node
+	for i := range s.Cameras {
+		var keep *G.Node
+		if keeps != nil {
+			keep = keeps[i]
+		}
+		z := s.EncodeImage(b, i, feats[i], keep)
+		if out == nil {
+			out = z
+		} else {
+			out = G.Must(ConcatCols(out, z))
+		}
+	}
+	return G.Must(ConcatCols(out, latent))
 }
 
 // Actor returns the Gaussian's mean and clamped log-std [B, A] (pre-tanh).

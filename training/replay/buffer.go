@@ -34,6 +34,35 @@ type Batch struct {
 	// Tag is 1 for human (demonstration or intervention) samples, else 0.
 	Tag                 []uint8 // [Size]
 	StateDim, ActionDim int
+	// Features and NextFeatures hold, per camera, the frozen backbone's
+	// features of the observation and the next one, [Size, C·h·w] (nil
+	// without cameras).
+	Features, NextFeatures [][]float32
+	// Images and NextImages hold, per camera, uint8 HWC images [Size, 3·H·W]
+	// (buffers storing images rather than features).
+	Images, NextImages [][]uint8
+}
+
+// WithImages allocates the batch's per-camera image rows (sizes[i] = 3·H·W
+// of camera i) and returns the batch.
+func (b *Batch) WithImages(sizes []int) *Batch {
+	b.Images, b.NextImages = nil, nil
+	for _, n := range sizes {
+		b.Images = append(b.Images, make([]uint8, b.Size*n))
+		b.NextImages = append(b.NextImages, make([]uint8, b.Size*n))
+	}
+	return b
+}
+
+// WithFeatures allocates the batch's per-camera feature rows (sizes[i] =
+// C·h·w of camera i) and returns the batch.
+func (b *Batch) WithFeatures(sizes []int) *Batch {
+	b.Features, b.NextFeatures = nil, nil
+	for _, n := range sizes {
+		b.Features = append(b.Features, make([]float32, b.Size*n))
+		b.NextFeatures = append(b.NextFeatures, make([]float32, b.Size*n))
+	}
+	return b
 }
 
 // NewBatch allocates a batch.
@@ -53,6 +82,10 @@ type Buffer struct {
 	reward, done                  []float32
 	tag                           []uint8
 	size, pos                     int
+	// Camera observations (NewWithObservations): slots shared between a
+	// transition's next observation and its successor's observation.
+	obs               *slots
+	obsSlot, nextSlot []int32 // per row
 }
 
 // New returns an empty buffer.
@@ -75,6 +108,20 @@ func (b *Buffer) Len() int { return b.size }
 // Add stores t, overwriting the oldest transition when full. It rejects
 // wrong shapes and non-finite values.
 func (b *Buffer) Add(t Transition) error {
+	if b.obs != nil {
+		return fmt.Errorf("replay: this buffer stores camera observations: use AddObservations")
+	}
+	if err := b.check(t); err != nil {
+		return err
+	}
+	if b.size == b.capacity {
+		b.evictOldest()
+	}
+	b.put(t)
+	return nil
+}
+
+func (b *Buffer) check(t Transition) error {
 	if len(t.State) != b.stateDim || len(t.NextState) != b.stateDim || len(t.Action) != b.actionDim {
 		return fmt.Errorf("replay: transition shapes state %d, next_state %d, action %d; want %d, %d, %d",
 			len(t.State), len(t.NextState), len(t.Action), b.stateDim, b.stateDim, b.actionDim)
@@ -88,9 +135,11 @@ func (b *Buffer) Add(t Transition) error {
 	if err := finite("action", t.Action); err != nil {
 		return err
 	}
-	if err := finite("reward", []float32{t.Reward}); err != nil {
-		return err
-	}
+	return finite("reward", []float32{t.Reward})
+}
+
+// put writes t at the ring position; the row there must be free.
+func (b *Buffer) put(t Transition) {
 	i := b.pos
 	copy(b.state[i*b.stateDim:], t.State)
 	copy(b.next[i*b.stateDim:], t.NextState)
@@ -105,8 +154,31 @@ func (b *Buffer) Add(t Transition) error {
 		b.tag[i] = 1
 	}
 	b.pos = (b.pos + 1) % b.capacity
-	b.size = min(b.size+1, b.capacity)
-	return nil
+	b.size++
+}
+
+// oldest is the ring row of the oldest stored transition.
+func (b *Buffer) oldest() int { return (b.pos - b.size + b.capacity) % b.capacity }
+
+// evictOldest drops the oldest transition (and its hold on its observation
+// slots).
+func (b *Buffer) evictOldest() {
+	if b.obs != nil {
+		i := b.oldest()
+		b.obs.release(b.obsSlot[i])
+		b.obs.release(b.nextSlot[i])
+	}
+	b.size--
+}
+
+// row maps the k-th stored transition (k < size, uniform) to its ring row.
+// A full ring is every row; otherwise the rows from the oldest on (row k
+// itself until a camera buffer first evicts, as before eviction existed).
+func (b *Buffer) row(k int) int {
+	if b.size == b.capacity {
+		return k
+	}
+	return (b.oldest() + k) % b.capacity
 }
 
 func finite(name string, v []float32) error {
@@ -132,15 +204,21 @@ func (b *Buffer) sampleRows(rng *rand.Rand, out *Batch, from, to int) error {
 	if out.StateDim != b.stateDim || out.ActionDim != b.actionDim {
 		return fmt.Errorf("replay: batch dims %d/%d, buffer %d/%d", out.StateDim, out.ActionDim, b.stateDim, b.actionDim)
 	}
+	if err := b.obs.checkBatch(out); err != nil {
+		return err
+	}
 	s, a := b.stateDim, b.actionDim
 	for r := from; r < to; r++ {
-		i := rng.IntN(b.size)
+		i := b.row(rng.IntN(b.size))
 		copy(out.State[r*s:(r+1)*s], b.state[i*s:(i+1)*s])
 		copy(out.NextState[r*s:(r+1)*s], b.next[i*s:(i+1)*s])
 		copy(out.Action[r*a:(r+1)*a], b.action[i*a:(i+1)*a])
 		out.Reward[r] = b.reward[i]
 		out.Done[r] = b.done[i]
 		out.Tag[r] = b.tag[i]
+		if b.obs != nil {
+			b.obs.read(rng, out, r, b.obsSlot[i], b.nextSlot[i])
+		}
 	}
 	return nil
 }

@@ -68,7 +68,10 @@ type Learner struct {
 	cObs, cAct, cY input
 	tObs, tEps     input
 	aObs, aEps, aW input
-	aAlpha         *G.Node
+	// Camera inputs of each graph's observation (empty without cameras).
+	cImg, tImg, aImg, iImg, pImg, dImg images
+	// Dropout masks come from a fast generator seeded per mask from rng.
+	aAlpha *G.Node
 	// E2HiL: K policy samples per state, forward only.
 	sel                 *selection.Config
 	infl                *machine
@@ -130,7 +133,7 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 		LogAlpha:      math.Log(cfg.TemperatureInit),
 		targetEntropy: cfg.TargetEntropyFor(spec.ActionDim),
 		pcg:           rand.NewPCG(seed, 0x1ea4),
-		batch:         replay.NewBatch(batchSize, spec.StateDim, spec.ActionDim+min(spec.NumDiscrete, 1)),
+		batch:         replay.NewBatch(batchSize, spec.StateDim, spec.ActionDim+min(spec.NumDiscrete, 1)).WithFeatures(featureSizes(spec)),
 		sel:           sel,
 		mask:          make([]float32, batchSize),
 		cVals:         make([]float64, batchSize),
@@ -149,6 +152,13 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 		for _, name := range l.discreteNames {
 			l.targetPairs = append(l.targetPairs, [2][]float32{l.Param.Data(name), l.Param.Data(models.PrefixDiscreteTgt + name[len(models.PrefixDiscrete):])})
 		}
+	}
+	if spec.NumDiscrete > 0 {
+		// The gripper critic's optimiser also steps the camera encoders, as
+		// LeRobot's (whose parameter list is discrete_critic.parameters(),
+		// encoder included). LeRobot's also steps the state encoder; e2hil's
+		// discrete critic has always left it to the critics, and still does.
+		l.discreteNames = append(l.discreteNames, l.Param.WithPrefix(models.PrefixImageEncoder)...)
 	}
 	if err := l.build(); err != nil {
 		return nil, err
@@ -178,7 +188,8 @@ func (l *Learner) build() error {
 	// Critic loss (Eq. 1): Σ_k mean_b (Q_k(s, a) − y)².
 	b := models.NewGraph(l.Param)
 	l.cObs, l.cAct, l.cY = newInput(b, "obs", B, s.StateDim), newInput(b, "action", B, s.ActionDim), newInput(b, "y", B, 1)
-	latent := s.Encode(b, l.cObs.node)
+	var latent *G.Node
+	l.cImg, latent = l.encode(b, "obs", l.cObs, l.batch.Features, true)
 	var loss, qsum *G.Node
 	for k := 0; k < s.NumCritics; k++ {
 		q := s.Critic(b, k, false, latent, l.cAct.node)
@@ -197,7 +208,7 @@ func (l *Learner) build() error {
 	// Target: a' ~ π(·|s'), min_k Q̄_k(s', a'), log π(a'|s').
 	b = models.NewGraph(l.Param)
 	l.tObs, l.tEps = newInput(b, "next_obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
-	latent = s.Encode(b, l.tObs.node)
+	l.tImg, latent = l.encode(b, "next_obs", l.tObs, l.batch.NextFeatures, true)
 	mean, logStd := s.Actor(b, latent)
 	a, logp := squashedSample(mean, logStd, l.tEps.node)
 	var qs []*G.Node
@@ -219,7 +230,9 @@ func (l *Learner) build() error {
 	if s.NumDiscrete > 0 {
 		b = models.NewGraph(l.Param)
 		l.dObs, l.dOneHot, l.dY = newInput(b, "obs", B, s.StateDim), newInput(b, "onehot", B, s.NumDiscrete), newInput(b, "y", B, 1)
-		qd := s.DiscreteCritic(b, false, s.Encode(b, l.dObs.node))
+		var dl *G.Node
+		l.dImg, dl = l.encode(b, "obs", l.dObs, l.batch.Features, true)
+		qd := s.DiscreteCritic(b, false, dl)
 		taken := G.Must(G.Sum(G.Must(G.HadamardProd(qd, l.dOneHot.node)), 1))
 		l.dLoss = G.Must(G.Mean(G.Must(G.Square(G.Must(G.Sub(taken, G.Must(G.Reshape(l.dY.node, tensor.Shape{B}))))))))
 		if l.dcritic, err = compile(b, l.dLoss, l.discreteNames); err != nil {
@@ -233,7 +246,7 @@ func (l *Learner) build() error {
 	l.aObs, l.aEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
 	l.aW = newInput(b, "weight", B, 1)
 	l.aAlpha = G.NewScalar(b.G, G.Float32, G.WithName("alpha"))
-	latent = s.Encode(b, l.aObs.node)
+	l.aImg, latent = l.encode(b, "obs", l.aObs, l.batch.Features, true)
 	mean, logStd = s.Actor(b, latent)
 	a, logp = squashedSample(mean, logStd, l.aEps.node)
 	qs = qs[:0]
@@ -259,7 +272,7 @@ func (l *Learner) build() error {
 		K, BK := l.sel.K, B*l.sel.K
 		b = models.NewGraph(l.Param)
 		l.iObs, l.iEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", BK, s.ActionDim)
-		latent = s.Encode(b, l.iObs.node)
+		l.iImg, latent = l.encode(b, "obs", l.iObs, l.batch.Features, true)
 		mean, logStd = s.Actor(b, latent)
 		rep := func(n *G.Node) *G.Node { return G.Must(models.RepeatRows(n, K)) }
 		latent = rep(latent)
@@ -277,7 +290,8 @@ func (l *Learner) build() error {
 	// Policy sample for the temperature loss (forward only).
 	b = models.NewGraph(l.Param)
 	l.pObs, l.pEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
-	mean, logStd = s.Actor(b, s.Encode(b, l.pObs.node))
+	l.pImg, latent = l.encode(b, "obs", l.pObs, l.batch.Features, true)
+	mean, logStd = s.Actor(b, latent)
 	_, l.pLogp = squashedSample(mean, logStd, l.pEps.node)
 	l.policy, err = compile(b, nil, nil)
 	return err
@@ -314,7 +328,7 @@ func (l *Learner) Update(sampler Sampler) (Metrics, error) {
 			if err := l.actorStep(l.batch, &m); err != nil {
 				return m, err
 			}
-			if err := l.temperatureStep(l.batch.State, &m); err != nil {
+			if err := l.temperatureStep(l.batch, &m); err != nil {
 				return m, err
 			}
 		}
@@ -330,6 +344,7 @@ func (l *Learner) Update(sampler Sampler) (Metrics, error) {
 // (the entropy term only with use_backup_entropy) with a' = tanh(μ + σ·eps).
 func (l *Learner) targets(b *replay.Batch, eps []float32, y []float32) error {
 	copy(l.tObs.data, b.NextState)
+	l.setImages(l.tImg, b.NextFeatures)
 	copy(l.tEps.data, eps)
 	if err := l.target.run(); err != nil {
 		return fmt.Errorf("sac: target forward: %w", err)
@@ -378,6 +393,7 @@ func (l *Learner) targets(b *replay.Batch, eps []float32, y []float32) error {
 func (l *Learner) discreteStep(b *replay.Batch, m *Metrics) error {
 	n, A := l.Spec.NumDiscrete, b.ActionDim
 	copy(l.dObs.data, b.State)
+	l.setImages(l.dImg, b.Features)
 	clear(l.dOneHot.data)
 	for i := 0; i < b.Size; i++ {
 		k := int(math.Round(float64(b.Action[i*A+A-1])))
@@ -405,6 +421,7 @@ func (l *Learner) criticStep(b *replay.Batch, m *Metrics) error {
 		return err
 	}
 	copy(l.cObs.data, b.State)
+	l.setImages(l.cImg, b.Features)
 	if A, n := b.ActionDim, l.Spec.ActionDim; A == n {
 		copy(l.cAct.data, b.Action)
 	} else { // the continuous columns only
@@ -441,6 +458,7 @@ func (l *Learner) selectSamples(b *replay.Batch, m *Metrics) error {
 	}
 	K := l.sel.K
 	copy(l.iObs.data, b.State)
+	l.setImages(l.iImg, b.Features)
 	l.normal(l.iEps.data)
 	if err := l.infl.run(); err != nil {
 		return fmt.Errorf("sac: influence forward: %w", err)
@@ -481,8 +499,8 @@ func (l *Learner) actorStep(b *replay.Batch, m *Metrics) error {
 	if err := l.selectSamples(b, m); err != nil {
 		return err
 	}
-	state := b.State
-	copy(l.aObs.data, state)
+	copy(l.aObs.data, b.State)
+	l.setImages(l.aImg, b.Features)
 	l.normal(l.aEps.data)
 	if err := letScalar(l.aAlpha, float32(l.Temperature())); err != nil {
 		return err
@@ -507,8 +525,9 @@ func (l *Learner) actorStep(b *replay.Batch, m *Metrics) error {
 
 // temperatureStep: L_α = mean(−α(log π(a|s) + H̄)) with a fresh sample from
 // the updated actor; dL/dlog α = L_α since dα/dlog α = α.
-func (l *Learner) temperatureStep(state []float32, m *Metrics) error {
-	copy(l.pObs.data, state)
+func (l *Learner) temperatureStep(b *replay.Batch, m *Metrics) error {
+	copy(l.pObs.data, b.State)
+	l.setImages(l.pImg, b.Features)
 	l.normal(l.pEps.data)
 	if err := l.policy.run(); err != nil {
 		return fmt.Errorf("sac: policy sample: %w", err)

@@ -19,6 +19,7 @@ type Policy struct {
 	obs          input
 	mean, logStd *G.Node
 	qd           *G.Node // discrete gripper critic, if any
+	feats        []input // per camera [rows, C·h·w], set by SetFeatures
 	out          []float32
 }
 
@@ -26,7 +27,12 @@ type Policy struct {
 func NewPolicy(spec models.SACSpec, params *models.Params, rows int) (*Policy, error) {
 	b := models.NewGraph(params)
 	p := &Policy{spec: spec, rows: rows, obs: newInput(b, "observation.state", rows, spec.StateDim)}
-	latent := spec.Encode(b, p.obs.node)
+	var fs []*G.Node
+	for i, c := range spec.Cameras {
+		p.feats = append(p.feats, newInput(b, fmt.Sprintf("observation.image%d.features", i), rows, c.FeatureSize()))
+		fs = append(fs, p.feats[i].node)
+	}
+	latent := spec.EncodeObservation(b, p.obs.node, fs, nil) // no dropout at inference
 	p.mean, p.logStd = spec.Actor(b, latent)
 	if spec.NumDiscrete > 0 {
 		p.qd = spec.DiscreteCritic(b, false, latent)
@@ -37,6 +43,19 @@ func NewPolicy(spec models.SACSpec, params *models.Params, rows int) (*Policy, e
 	}
 	p.out = make([]float32, rows*spec.ActionDim)
 	return p, nil
+}
+
+// SetFeatures sets camera i's backbone features [rows, C·h·w] for the next
+// Deterministic or Sample call (specs with cameras only).
+func (p *Policy) SetFeatures(i int, feats []float32) error {
+	if i < 0 || i >= len(p.feats) {
+		return fmt.Errorf("sac: policy has %d cameras, got camera %d", len(p.feats), i)
+	}
+	if len(feats) != len(p.feats[i].data) {
+		return fmt.Errorf("sac: camera %d features have %d values, want %d", i, len(feats), len(p.feats[i].data))
+	}
+	copy(p.feats[i].data, feats)
+	return nil
 }
 
 func (p *Policy) forward(obs []float32) error {
