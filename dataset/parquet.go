@@ -73,6 +73,10 @@ func openParquetReader(path string, r parquet.ReaderAtSeeker, mem memory.Allocat
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	if err := checkArrowSchema(rdr.MetaData().KeyValueMetadata()); err != nil {
+		rdr.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
 	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, mem)
 	if err != nil {
 		rdr.Close()
@@ -165,9 +169,9 @@ func (p *parquetFile) readRowGroups(leaves, rowGroups []int) (tbl arrow.Table, e
 			return nil, fmt.Errorf("read %s: no column %d", p.path, l)
 		}
 	}
-	readers, schema, err := p.fr.GetFieldReaders(context.Background(), leaves, rowGroups)
+	readers, schema, err := p.fieldReaders(leaves, rowGroups)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p.path, err)
+		return nil, err
 	}
 	defer func() {
 		for _, r := range readers {
@@ -195,6 +199,34 @@ func (p *parquetFile) readRowGroups(leaves, rowGroups []int) (tbl arrow.Table, e
 		}
 	}
 	return array.NewTable(schema, cols, rows), nil
+}
+
+// fieldReaders is pqarrow's GetFieldReaders without its goroutines (it
+// opens every column on an errgroup goroutine even when not parallel, and
+// a corrupt column chunk panics there, out of reach of recover).
+func (p *parquetFile) fieldReaders(leaves, rowGroups []int) ([]*pqarrow.ColumnReader, *arrow.Schema, error) {
+	fieldIdx, err := p.fr.Manifest.GetFieldIndices(leaves)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", p.path, err)
+	}
+	included := make(map[int]bool, len(leaves))
+	for _, l := range leaves {
+		included[l] = true
+	}
+	readers := make([]*pqarrow.ColumnReader, 0, len(fieldIdx))
+	fields := make([]arrow.Field, 0, len(fieldIdx))
+	for _, fi := range fieldIdx {
+		r, err := p.fr.GetFieldReader(context.Background(), fi, included, rowGroups)
+		if err != nil {
+			for _, r := range readers {
+				r.Release()
+			}
+			return nil, nil, fmt.Errorf("read %s: %w", p.path, err)
+		}
+		readers = append(readers, r)
+		fields = append(fields, *r.Field())
+	}
+	return readers, arrow.NewSchema(fields, p.fr.Manifest.SchemaMeta), nil
 }
 
 // recoverParquetPanic, deferred, turns a panic of the Parquet library on a
