@@ -1,6 +1,9 @@
 package configs
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Environment types.
 const (
@@ -39,6 +42,50 @@ type EnvConfig struct {
 	RewardType string          `json:"reward_type"`
 	Robot      RobotConfig     `json:"robot"`
 	Processor  ProcessorConfig `json:"processor"`
+	// Cameras names the cameras whose frames every observation carries and
+	// datasets record, as observation.images.<name> (sim: "front", fixed
+	// above the table's front edge, and "wrist", on the gripper looking
+	// along the jaws). Empty: state only.
+	Cameras []string `json:"cameras"`
+	// ImageSize is every camera frame's [height, width] in pixels (what
+	// LeRobot's image_preprocessing.resize_size gives a policy); default
+	// [128, 128]. The simulator renders directly at this size.
+	ImageSize []int `json:"image_size"`
+	// Sim holds settings of the built-in simulator only (env.type "sim").
+	Sim SimConfig `json:"sim"`
+}
+
+// Sim tasks.
+const (
+	TaskTouchCube = "touch_cube" // bring the gripper tip to the cube
+	TaskPickCube  = "pick_cube"  // grasp the cube and lift it
+)
+
+// SimConfig is e2hil's own: settings of the built-in simulated SO-101.
+type SimConfig struct {
+	// CubeSize is the cube's edge in metres (default 0.025).
+	CubeSize float64 `json:"cube_size"`
+	// GraspRadius (pick_cube): closing the jaws grasps the cube when its
+	// centre is within this distance of the gripper tip (metres, 0.02).
+	GraspRadius float64 `json:"grasp_radius"`
+	// LiftHeight (pick_cube): success when the held cube is at least this
+	// far above the table's surface resting height (metres, 0.05).
+	LiftHeight float64 `json:"lift_height"`
+	// Supersample renders cameras at n×n samples per pixel, box-filtered
+	// (1: none, the default; 2 smooths edges at 4× the rendering cost).
+	Supersample int `json:"supersample"`
+	// Expert tunes `e2hil act --scripted`, the scripted controller.
+	Expert ExpertConfig `json:"expert"`
+}
+
+// ExpertConfig tunes the simulator's scripted expert.
+type ExpertConfig struct {
+	// Noise is the standard deviation of the Gaussian noise on each delta
+	// action (action units; default 0.1).
+	Noise float64 `json:"noise"`
+	// FailureProb is the probability that an episode is scripted to fail
+	// (default 0.3), so recordings hold successes and failures.
+	FailureProb float64 `json:"failure_prob"`
 }
 
 // RobotConfig selects the robot; "so101_sim" is the simulated SO-101.
@@ -122,7 +169,20 @@ func DefaultEnvConfig() EnvConfig {
 			},
 			MaxGripperPos: 10,
 		},
+		ImageSize: []int{128, 128},
+		Sim: SimConfig{
+			CubeSize: 0.025, GraspRadius: 0.02, LiftHeight: 0.05, Supersample: 1,
+			Expert: ExpertConfig{Noise: 0.1, FailureProb: 0.3},
+		},
 	}
+}
+
+// ImageHW returns ImageSize as height, width.
+func (c *EnvConfig) ImageHW() (h, w int) {
+	if len(c.ImageSize) != 2 {
+		return 0, 0
+	}
+	return c.ImageSize[0], c.ImageSize[1]
 }
 
 // MaxEpisodeSteps is the episode time limit in steps: fps·control_time_s,
@@ -142,9 +202,17 @@ func (c *EnvConfig) validate() Problems {
 		// (robot, processor) applies.
 		p.check(c.Task == PendulumTask, "task", `must be %q with env.type %q, got %q`, PendulumTask, EnvPendulum, c.Task)
 		p.check(c.FPS == PendulumFPS, "fps", "must be %d with env.type %q (Pendulum-v1's dt is 0.05 s), got %d", PendulumFPS, EnvPendulum, c.FPS)
+		p.check(len(c.Cameras) == 0, "cameras", "must be empty with env.type %q (it has no cameras), got %q", EnvPendulum, c.Cameras)
 		return p
 	case EnvSim:
-		p.check(c.Task == "touch_cube", "task", `unknown sim task %q (available: "touch_cube")`, c.Task)
+		p.check(c.Task == TaskTouchCube || c.Task == TaskPickCube, "task", `unknown sim task %q (available: %q, %q)`, c.Task, TaskTouchCube, TaskPickCube)
+		p.merge("sim", c.Sim.validate())
+		seen := map[string]bool{}
+		for i, name := range c.Cameras {
+			p.check(name == "front" || name == "wrist", fmt.Sprintf("cameras[%d]", i), `unknown sim camera %q (available: "front", "wrist")`, name)
+			p.check(!seen[name], fmt.Sprintf("cameras[%d]", i), "camera %q is listed twice", name)
+			seen[name] = true
+		}
 		p.check(c.Robot.Type == "so101_sim", "robot.type", `must be "so101_sim" with env.type "sim", got %q`, c.Robot.Type)
 		p.check(c.RewardType == RewardSparse || c.RewardType == RewardDense, "reward_type", `must be "sparse" or "dense", got %q`, c.RewardType)
 	default:
@@ -179,6 +247,24 @@ func (c *EnvConfig) validate() Problems {
 	}
 	p.check(c.Processor.MaxGripperPos > 0 && c.Processor.MaxGripperPos <= 100, "processor.max_gripper_pos",
 		"must be in (0, 100], got %g", c.Processor.MaxGripperPos)
+	if len(c.Cameras) > 0 {
+		p.check(len(c.ImageSize) == 2, "image_size", "must be [height, width], got %v", c.ImageSize)
+		if len(c.ImageSize) == 2 {
+			h, w := c.ImageHW()
+			p.check(h >= 8 && h <= 4096 && w >= 8 && w <= 4096, "image_size", "height and width must be in [8, 4096] pixels, got %v", c.ImageSize)
+		}
+	}
+	return p
+}
+
+func (s *SimConfig) validate() Problems {
+	var p Problems
+	p.check(s.CubeSize > 0 && s.CubeSize <= 0.05, "cube_size", "must be in (0, 0.05] metres (the jaws open about 0.1 m), got %g", s.CubeSize)
+	p.check(s.GraspRadius > 0 && s.GraspRadius <= 0.1, "grasp_radius", "must be in (0, 0.1] metres, got %g", s.GraspRadius)
+	p.check(s.LiftHeight > 0 && s.LiftHeight <= 0.07, "lift_height", "must be in (0, 0.07] metres (the end-effector bounds' height limits a lift), got %g", s.LiftHeight)
+	p.check(s.Supersample >= 1 && s.Supersample <= 4, "supersample", "must be in [1, 4], got %d", s.Supersample)
+	p.check(s.Expert.Noise >= 0 && s.Expert.Noise <= 2, "expert.noise", "must be in [0, 2] action units, got %g", s.Expert.Noise)
+	p.check(s.Expert.FailureProb >= 0 && s.Expert.FailureProb <= 1, "expert.failure_prob", "must be in [0, 1], got %g", s.Expert.FailureProb)
 	return p
 }
 

@@ -49,7 +49,7 @@ func TestLoadProblems(t *testing.T) {
 		{name: "bounds", json: `{"env": {"processor": {"inverse_kinematics": {"end_effector_bounds": {"min": [0.3, 0, 0], "max": [0.2, 1, 1]}}}}}`,
 			wantErr: []string{"end_effector_bounds: min.x (0.3) must be < max.x (0.2)"}},
 		{name: "override", json: `{}`, overrides: []string{"policy.utd_ratio=0"}, wantErr: []string{"policy.utd_ratio: must be ≥ 1, got 0"}},
-		{name: "override string", json: `{}`, overrides: []string{"env.task=pick_cube"}, wantErr: []string{`env.task: unknown sim task "pick_cube"`}},
+		{name: "override string", json: `{}`, overrides: []string{"env.task=stack_cubes"}, wantErr: []string{`env.task: unknown sim task "stack_cubes"`}},
 		{name: "bad override", json: `{}`, overrides: []string{"novalue"}, wantErr: []string{`override "novalue"`}},
 		{name: "wrong type", json: `{"seed": "x"}`, wantErr: []string{"seed"}},
 		{name: "not an object", json: `[1]`, wantErr: []string{"parse JSON"}},

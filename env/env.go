@@ -32,7 +32,21 @@ type Spec struct {
 	// (0 close, 1 stay, 2 open), learned by a discrete critic; the others
 	// are continuous in [ActionLow, ActionHigh].
 	HasGripper bool
+	// Cameras are the RGB views each observation carries in
+	// Observation.Images, in a fixed order; nil without cameras.
+	Cameras []CameraSpec
 }
+
+// CameraSpec describes one camera feature.
+type CameraSpec struct {
+	// Key is the LeRobot feature name, "observation.images.<camera>".
+	Key string
+	// H and W are the frame's height and width in pixels.
+	H, W int
+}
+
+// ImageKey is the LeRobot feature name of camera name's frames.
+func ImageKey(name string) string { return "observation.images." + name }
 
 // ContinuousDim is the number of continuous action values.
 func (s Spec) ContinuousDim() int {
@@ -46,6 +60,32 @@ func (s Spec) ContinuousDim() int {
 type Observation struct {
 	// State is observation.state (see Spec.StateNames).
 	State []float32
+	// Images are the camera frames keyed by feature name (Spec.Cameras);
+	// nil without cameras. Each observation has its own pixel buffers.
+	Images map[string]Image
+}
+
+// Image is one RGB frame: H rows of W pixels, 3 bytes (R, G, B) each,
+// row-major (HWC), as cameras deliver and LeRobot records them.
+type Image struct {
+	H, W int
+	Pix  []uint8
+}
+
+// Camera is one RGB view of the scene: the simulator renders it, a real
+// camera captures it. Read must not keep dst.
+type Camera interface {
+	// Size is the frame's height and width in pixels.
+	Size() (h, w int)
+	// Read writes the current frame into dst (h·w·3 bytes, HWC RGB).
+	Read(ctx context.Context, dst []uint8) error
+}
+
+// NamedCamera is a camera and its name; its frames are the feature
+// ImageKey(Name).
+type NamedCamera struct {
+	Name   string
+	Camera Camera
 }
 
 // StepResult is the outcome of one Step.

@@ -23,6 +23,9 @@ var actionNames = []string{"delta_x", "delta_y", "delta_z", "gripper"}
 //	5     gripper.pos                         0 (closed) … 100 (open)
 //	6–8   ee.x, ee.y, ee.z                    gripper_frame_link position in base_link, metres
 //	9…    the scene's environment state      simulation only: cube.x, cube.y, cube.z (metres)
+//
+// With cameras, every observation also carries one frame per camera in
+// Observation.Images, read after the arm moved.
 type Manipulator struct {
 	cfg    configs.EnvConfig
 	robot  Robot
@@ -34,10 +37,12 @@ type Manipulator struct {
 	wantR  kinematics.Mat3 // gripper orientation held during the episode
 	steps  int
 	joints []float64
+	cams   []NamedCamera
 }
 
-// NewManipulator connects robot and builds the env. scene may be nil.
-func NewManipulator(ctx context.Context, cfg configs.EnvConfig, robot Robot, scene Scene, robotType string) (*Manipulator, error) {
+// NewManipulator connects robot and builds the env. scene may be nil;
+// cameras may be empty.
+func NewManipulator(ctx context.Context, cfg configs.EnvConfig, robot Robot, scene Scene, robotType string, cameras ...NamedCamera) (*Manipulator, error) {
 	motors := robot.Motors()
 	if len(motors) != 6 {
 		return nil, fmt.Errorf("env: robot has %d motors %v, want the SO-101's 6", len(motors), motors)
@@ -55,7 +60,18 @@ func NewManipulator(ctx context.Context, cfg configs.EnvConfig, robot Robot, sce
 			Min:       kinematics.Vec3{b.Min[0], b.Min[1], b.Min[2]},
 			Max:       kinematics.Vec3{b.Max[0], b.Max[1], b.Max[2]},
 		},
-		ik: kinematics.DefaultIKOptions(),
+		ik:   kinematics.DefaultIKOptions(),
+		cams: append([]NamedCamera(nil), cameras...),
+	}
+	seen := map[string]bool{}
+	for _, c := range m.cams {
+		if c.Name == "" || c.Camera == nil || seen[c.Name] {
+			return nil, fmt.Errorf("env: camera %q: cameras need distinct names", c.Name)
+		}
+		seen[c.Name] = true
+		if h, w := c.Camera.Size(); h < 1 || w < 1 {
+			return nil, fmt.Errorf("env: camera %q has size %d×%d", c.Name, h, w)
+		}
 	}
 	m.spec = m.buildSpec(motors, robotType)
 	if err := robot.Connect(ctx); err != nil {
@@ -96,6 +112,10 @@ func (m *Manipulator) buildSpec(motors []string, robotType string) Spec {
 			sp.StateHigh = append(sp.StateHigh, float32(hi[i]))
 		}
 	}
+	for _, c := range m.cams {
+		h, w := c.Camera.Size()
+		sp.Cameras = append(sp.Cameras, CameraSpec{Key: ImageKey(c.Name), H: h, W: w})
+	}
 	return sp
 }
 
@@ -132,7 +152,11 @@ func (m *Manipulator) Reset(ctx context.Context, seed int64) (Observation, error
 	m.wantR = pose.R
 	m.steps = 0
 	m.joints = joints
-	return m.observe(joints, pose.P), nil
+	obs, err := m.observe(ctx, joints, pose.P)
+	if err != nil {
+		return Observation{}, fmt.Errorf("env: reset: %w", err)
+	}
+	return obs, nil
 }
 
 // Step applies [delta_x, delta_y, delta_z, gripper]: the deltas (clipped to
@@ -184,7 +208,11 @@ func (m *Manipulator) Step(ctx context.Context, action []float32) (StepResult, e
 		return StepResult{}, err
 	}
 	m.steps++
-	res := StepResult{Observation: m.observe(joints, now.P)}
+	obs, err := m.observe(ctx, joints, now.P)
+	if err != nil {
+		return StepResult{}, fmt.Errorf("env: step: %w", err)
+	}
+	res := StepResult{Observation: obs}
 	if m.scene != nil {
 		res.Reward, res.Success = m.scene.Evaluate()
 	}
@@ -198,7 +226,10 @@ func (m *Manipulator) Close(ctx context.Context) error {
 	return m.robot.Disconnect(ctx)
 }
 
-func (m *Manipulator) observe(joints []float64, ee kinematics.Vec3) Observation {
+// Scene is the simulated world around the robot (nil for a real robot).
+func (m *Manipulator) Scene() Scene { return m.scene }
+
+func (m *Manipulator) observe(ctx context.Context, joints []float64, ee kinematics.Vec3) (Observation, error) {
 	state := make([]float32, 0, len(m.spec.StateNames))
 	for _, j := range joints {
 		state = append(state, float32(j))
@@ -209,7 +240,19 @@ func (m *Manipulator) observe(joints []float64, ee kinematics.Vec3) Observation 
 			state = append(state, float32(v))
 		}
 	}
-	return Observation{State: state}
+	obs := Observation{State: state}
+	if len(m.cams) > 0 {
+		obs.Images = make(map[string]Image, len(m.cams))
+		for i, c := range m.cams {
+			sp := m.spec.Cameras[i]
+			pix := make([]uint8, 3*sp.H*sp.W) // fresh: the previous observation may still be in use
+			if err := c.Camera.Read(ctx, pix); err != nil {
+				return Observation{}, fmt.Errorf("camera %s: %w", c.Name, err)
+			}
+			obs.Images[sp.Key] = Image{H: sp.H, W: sp.W, Pix: pix}
+		}
+	}
+	return obs, nil
 }
 
 // bodyRadians converts the five body joints from degrees to radians.

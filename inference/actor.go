@@ -107,6 +107,13 @@ func Run(ctx context.Context, e env.Env, actor Actor, o RunOptions) (*Report, er
 					"next.reward":       float32(st.Reward),
 					"next.done":         done,
 				}
+				for _, c := range sp.Cameras {
+					img, ok := obs.Images[c.Key]
+					if !ok || img.H != c.H || img.W != c.W || len(img.Pix) != 3*c.H*c.W {
+						return nil, fmt.Errorf("episode %d step %d: observation lacks a %d×%d frame for %s", ep, res.Steps, c.H, c.W, c.Key)
+					}
+					frame[c.Key] = img.Pix // HWC RGB, fresh per observation
+				}
 				if err := o.Recorder.AddFrame(frame, sp.Task); err != nil {
 					return nil, err
 				}
@@ -159,12 +166,17 @@ func Run(ctx context.Context, e env.Env, actor Actor, o RunOptions) (*Report, er
 
 // DatasetFeatures are the features the actor records for an env, in
 // LeRobot's names: observation.state, the executed action, next.reward,
-// next.done.
+// next.done, and every camera as a video feature (channel-first shape
+// [3, H, W] with names, as HIL-SERL's recorder writes them).
 func DatasetFeatures(sp env.Spec) []dataset.Feature {
-	return []dataset.Feature{
+	fs := []dataset.Feature{
 		{Name: "observation.state", Dtype: "float32", Shape: []int{len(sp.StateNames)}, Names: sp.StateNames},
 		{Name: "action", Dtype: "float32", Shape: []int{len(sp.ActionNames)}, Names: sp.ActionNames},
 		{Name: "next.reward", Dtype: "float32", Shape: []int{1}},
 		{Name: "next.done", Dtype: "bool", Shape: []int{1}},
 	}
+	for _, c := range sp.Cameras {
+		fs = append(fs, dataset.Feature{Name: c.Key, Dtype: "video", Shape: []int{3, c.H, c.W}, Names: []string{"channels", "height", "width"}})
+	}
+	return fs
 }

@@ -16,15 +16,20 @@ func Act() *cli.Command {
 	return &cli.Command{
 		Name:  "act",
 		Usage: "run an ONNX policy in the environment with onnxruntime and report success and latency",
-		UsageText: "e2hil act --policy FILE.onnx [--config_path FILE] [--episodes N] [--seed S] [--fast] [--dataset DIR]\n\n" +
-			"example: e2hil act --policy outputs/demo/policy.onnx --episodes 20 --fast --dataset outputs/eval",
+		UsageText: "e2hil act (--policy FILE.onnx | --random | --scripted) [--config_path FILE] [--episodes N] [--seed S] [--fast] [--dataset DIR]\n\n" +
+			"example: e2hil act --policy outputs/demo/policy.onnx --episodes 20 --fast --dataset outputs/eval\n" +
+			"example: e2hil act --scripted --config_path configs/sim_pick_cube_cameras.json --episodes 30 --fast --dataset outputs/pick_demos",
 		Description: "Runs the control loop at the environment's fps (or as fast as possible with --fast),\n" +
 			"prints each episode, the success rate and the policy's per-step latency (p50, p99).\n" +
-			"With --dataset every episode is recorded as a LeRobot v3.0 dataset. --random runs the\n" +
-			"uniform-random baseline instead of a policy.",
+			"With --dataset every episode is recorded as a LeRobot v3.0 dataset (cameras in env.cameras\n" +
+			"as video features). --random runs the uniform-random baseline instead of a policy;\n" +
+			"--scripted (simulator only) runs a noisy scripted expert that reads the simulator's state,\n" +
+			"failing on purpose in a fraction of episodes (env.sim.expert.noise and .failure_prob,\n" +
+			"e.g. --set env.sim.expert.failure_prob=0.5).",
 		Flags: append(configFlags(),
 			&cli.StringFlag{Name: "policy", Usage: "ONNX policy from e2hil export-onnx"},
 			&cli.BoolFlag{Name: "random", Usage: "act uniformly at random (the baseline) instead of --policy"},
+			&cli.BoolFlag{Name: "scripted", Usage: "run the simulator's scripted expert (noise and failures from env.sim.expert) instead of --policy"},
 			&cli.IntFlag{Name: "episodes", Usage: "number of episodes (default: the config's eval.n_episodes)"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the first episode (default: the config's eval.seed)"},
 			&cli.BoolFlag{Name: "fast", Usage: "run as fast as possible instead of at the env's fps"},
@@ -32,8 +37,14 @@ func Act() *cli.Command {
 			&cli.IntFlag{Name: "threads", Value: 1, Usage: "onnxruntime intra-op threads"},
 		),
 		Action: func(c *cli.Context) error {
-			if (c.String("policy") == "") == !c.Bool("random") {
-				return usagef("act: give exactly one of --policy FILE.onnx or --random")
+			sources := 0
+			for _, on := range []bool{c.String("policy") != "", c.Bool("random"), c.Bool("scripted")} {
+				if on {
+					sources++
+				}
+			}
+			if sources != 1 {
+				return usagef("act: give exactly one of --policy FILE.onnx, --random or --scripted")
 			}
 			l, err := loadConfig(c)
 			if err != nil {
@@ -56,9 +67,16 @@ func Act() *cli.Command {
 			}
 			defer e.Close(c.Context)
 			var actor inference.Actor
-			if c.Bool("random") {
+			switch {
+			case c.Bool("random"):
 				actor = inference.NewRandomPolicy(3, uint64(seed))
-			} else {
+			case c.Bool("scripted"):
+				x, err := env.SimExpert(e, cfg.Env, uint64(seed))
+				if err != nil {
+					return err
+				}
+				actor = x
+			default:
 				p, err := inference.LoadPolicy(c.String("policy"), inference.SessionOptions{IntraOpThreads: c.Int("threads")})
 				if err != nil {
 					return err
