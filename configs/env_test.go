@@ -118,3 +118,63 @@ func TestMaxEpisodeSteps(t *testing.T) {
 		}
 	}
 }
+
+func TestSimCameraConfigs(t *testing.T) {
+	for _, c := range []struct{ file, task string }{
+		{"sim_pick_cube_cameras.json", TaskPickCube},
+		{"sim_touch_cube_cameras.json", TaskTouchCube},
+	} {
+		l, err := LoadTrain(c.file, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := l.Config.Env
+		if h, w := e.ImageHW(); e.Task != c.task || strings.Join(e.Cameras, ",") != "front,wrist" || h != 128 || w != 128 ||
+			e.Processor.Reset.TerminateOnSuccess || e.Sim.LiftHeight != 0.05 || e.Sim.Expert.FailureProb != 0.3 {
+			t.Errorf("%s: env %+v", c.file, e)
+		}
+	}
+	// The state-only default has no cameras and the simulator's defaults.
+	d := DefaultEnvConfig()
+	if d.Cameras != nil || d.Sim.CubeSize != 0.025 || d.Sim.GraspRadius != 0.02 || d.Sim.Supersample != 1 {
+		t.Errorf("default env %+v", d)
+	}
+}
+
+func TestEnvCameraProblems(t *testing.T) {
+	cases := []struct {
+		name      string
+		overrides []string
+		want      string // "" = valid
+	}{
+		{"cameras", []string{`env.cameras=["front","wrist"]`}, ""},
+		{"pick_cube", []string{"env.task=pick_cube"}, ""},
+		{"image size", []string{`env.cameras=["wrist"]`, "env.image_size=[96,160]"}, ""},
+		{"unknown camera", []string{`env.cameras=["ceiling"]`}, `env.cameras[0]: unknown sim camera "ceiling"`},
+		{"camera twice", []string{`env.cameras=["front","front"]`}, `env.cameras[1]: camera "front" is listed twice`},
+		{"image size arity", []string{`env.cameras=["front"]`, "env.image_size=[128]"}, "env.image_size: must be [height, width]"},
+		{"image size range", []string{`env.cameras=["front"]`, "env.image_size=[4,128]"}, "env.image_size: height and width must be in [8, 4096]"},
+		{"cube size", []string{"env.sim.cube_size=0.2"}, "env.sim.cube_size: must be in (0, 0.05]"},
+		{"grasp radius", []string{"env.sim.grasp_radius=0"}, "env.sim.grasp_radius"},
+		{"lift height", []string{"env.sim.lift_height=0.5"}, "env.sim.lift_height"},
+		{"supersample", []string{"env.sim.supersample=0"}, "env.sim.supersample: must be in [1, 4]"},
+		{"expert noise", []string{"env.sim.expert.noise=-1"}, "env.sim.expert.noise"},
+		{"expert failure", []string{"env.sim.expert.failure_prob=2"}, "env.sim.expert.failure_prob: must be in [0, 1]"},
+		{"sim key typo", []string{"env.sim.lift_hieght=0.05"}, `env.sim.lift_hieght: unknown key (did you mean "lift_height"?)`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadTrain("", tc.overrides)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// Pendulum has no cameras.
+	if _, err := LoadTrain("pendulum.json", []string{`env.cameras=["front"]`}); err == nil || !strings.Contains(err.Error(), "env.cameras: must be empty") {
+		t.Errorf("pendulum with cameras: %v", err)
+	}
+}

@@ -105,7 +105,7 @@ func (w *World) updateGrasp(prevGrip float64) {
 			return
 		}
 		*g = math.Max(*g, w.heldGrip)
-		w.cube = f.gripper.Compose(w.heldPose)
+		w.holdCube(f)
 		return
 	}
 	if jawGap(*g) >= s || jawGap(prevGrip) < s {
@@ -122,7 +122,14 @@ func (w *World) updateGrasp(prevGrip float64) {
 	local.P[2] = math.Max(heldZBottom, math.Min(heldZTop, local.P[2]))
 	w.heldPose = kinematics.Transform{R: kinematics.Identity3(), P: local.P}
 	w.held = true
+	w.holdCube(f)
+}
+
+// holdCube places the held cube in the jaws; the table stops it from
+// going lower than resting on it.
+func (w *World) holdCube(f armFrames) {
 	w.cube = f.gripper.Compose(w.heldPose)
+	w.cube.P[2] = math.Max(w.cube.P[2], w.cfg.CubeSize/2)
 }
 
 // release lets the cube go: it drops straight down onto the table and

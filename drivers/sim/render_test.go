@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -162,5 +163,192 @@ func BenchmarkRender(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// isCube reports a pixel of the cube's red (no other surface is
+// saturated red: the cube is distinguishable by colour alone).
+func isCube(p []uint8) bool { return p[0] > 110 && int(p[0]) > 3*int(p[1]) && int(p[0]) > 3*int(p[2]) }
+
+// cubePixels counts the cube's pixels and returns their centroid.
+func cubePixels(pix []uint8, h, w int) (n int, cx, cy float64) {
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			if isCube(pix[3*(y*w+x):]) {
+				n++
+				cx += float64(x)
+				cy += float64(y)
+			}
+		}
+	}
+	if n > 0 {
+		cx, cy = cx/float64(n), cy/float64(n)
+	}
+	return n, cx, cy
+}
+
+func TestRenderDeterministic(t *testing.T) {
+	for _, cam := range CameraNames() {
+		for _, ss := range []int{1, 2} {
+			a := newTestWorld(t, TaskPickCube, 11)
+			b := newTestWorld(t, TaskPickCube, 11)
+			moveTip(t, a, a.Cube().Add(kinematics.Vec3{0, 0, 0.03}), 40)
+			moveTip(t, b, b.Cube().Add(kinematics.Vec3{0, 0, 0.03}), 40)
+			pa, pb := render(t, a, cam, 96, 128, ss), render(t, b, cam, 96, 128, ss)
+			if !bytes.Equal(pa, pb) {
+				t.Errorf("%s ss%d: two worlds with the same seed and moves render differently", cam, ss)
+			}
+			if again := render(t, a, cam, 96, 128, ss); !bytes.Equal(pa, again) {
+				t.Errorf("%s ss%d: rendering the same state twice differs", cam, ss)
+			}
+			c := newTestWorld(t, TaskPickCube, 12)
+			moveTip(t, c, c.Cube().Add(kinematics.Vec3{0, 0, 0.03}), 40)
+			if bytes.Equal(pa, render(t, c, cam, 96, 128, ss)) {
+				t.Errorf("%s ss%d: another seed renders the same frame", cam, ss)
+			}
+		}
+	}
+}
+
+// The cube is visible in both views when the gripper is near it, and its
+// pixels move with it; with the cube far away no pixel looks like it.
+func TestRenderCubeVisibleAndMoves(t *testing.T) {
+	w := newTestWorld(t, TaskPickCube, 3)
+	near := w.Cube().Add(kinematics.Vec3{0, 0, 0.03})
+	moveTip(t, w, near, 60)
+	type shot struct{ n, cx, cy float64 }
+	look := func(cam string) shot {
+		n, cx, cy := cubePixels(render(t, w, cam, 128, 128, 1), 128, 128)
+		return shot{float64(n), cx, cy}
+	}
+	before := map[string]shot{}
+	for _, cam := range CameraNames() {
+		before[cam] = look(cam)
+		if before[cam].n < 20 {
+			t.Errorf("%s: only %v cube pixels with the gripper 3 cm above the cube", cam, before[cam].n)
+		}
+	}
+	// Move the cube 3 cm along y; the arm stays.
+	w.cube.P[1] += 0.03
+	for _, cam := range CameraNames() {
+		after := look(cam)
+		if d := math.Hypot(after.cx-before[cam].cx, after.cy-before[cam].cy); after.n == 0 || d < 3 {
+			t.Errorf("%s: cube centroid moved %.1f px (%v → %v) when the cube moved 3 cm", cam, d, before[cam], after)
+		}
+	}
+	// Take the cube out of the scene: nothing else is cube-red.
+	w.cube.P = kinematics.Vec3{5, 5, -1}
+	for _, cam := range CameraNames() {
+		if s := look(cam); s.n != 0 {
+			t.Errorf("%s: %v cube-red pixels without the cube in view", cam, s.n)
+		}
+	}
+}
+
+// The wrist camera rides on the gripper: moving the arm changes its view
+// (more than moving the cube alone does nothing to the fixed front view's
+// arm).
+func TestRenderWristFollowsArm(t *testing.T) {
+	w := newTestWorld(t, TaskTouchCube, 5)
+	front0, wrist0 := render(t, w, CameraFront, 64, 64, 1), render(t, w, CameraWrist, 64, 64, 1)
+	moveTip(t, w, w.Tip().Add(kinematics.Vec3{0.04, 0.05, -0.03}), 50)
+	front1, wrist1 := render(t, w, CameraFront, 64, 64, 1), render(t, w, CameraWrist, 64, 64, 1)
+	if frac := changed(wrist0, wrist1); frac < 0.3 {
+		t.Errorf("wrist view: %.0f%% of pixels changed when the arm moved 7 cm, want ≥ 30%%", 100*frac)
+	}
+	if frac := changed(front0, front1); frac == 0 || frac > 0.5 {
+		t.Errorf("front view: %.0f%% of pixels changed when the arm moved, want some but not most", 100*frac)
+	}
+	// Opening the jaws changes the wrist view too.
+	moveTip(t, w, w.Tip(), 100)
+	if changed(wrist1, render(t, w, CameraWrist, 64, 64, 1)) == 0 {
+		t.Error("wrist view unchanged when the jaws opened")
+	}
+}
+
+func changed(a, b []uint8) float64 {
+	n := 0
+	for i := 0; i < len(a); i += 3 {
+		if a[i] != b[i] || a[i+1] != b[i+1] || a[i+2] != b[i+2] {
+			n++
+		}
+	}
+	return float64(n) / float64(len(a)/3)
+}
+
+// Frames come at the configured size; the picture scales with it (the
+// cube covers the same fraction of a 2× larger frame, about 4× pixels).
+func TestCameraSizes(t *testing.T) {
+	w := newTestWorld(t, TaskPickCube, 3)
+	moveTip(t, w, w.Cube().Add(kinematics.Vec3{0, 0, 0.03}), 60)
+	cases := []struct {
+		h, w, ss int
+	}{{64, 64, 1}, {128, 128, 1}, {128, 128, 2}, {96, 160, 1}, {160, 96, 2}, {256, 256, 1}}
+	for _, cam := range CameraNames() {
+		area := map[[2]int]int{}
+		for _, c := range cases {
+			cm, err := w.NewCamera(cam, c.h, c.w, c.ss)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if h, wd := cm.Size(); h != c.h || wd != c.w {
+				t.Errorf("%s: Size() = %d×%d, want %d×%d", cam, h, wd, c.h, c.w)
+			}
+			pix := make([]uint8, 3*c.h*c.w)
+			if err := cm.Read(context.Background(), pix); err != nil {
+				t.Fatal(err)
+			}
+			n, _, _ := cubePixels(pix, c.h, c.w)
+			if c.ss == 1 {
+				area[[2]int{c.h, c.w}] = n
+			}
+			if err := cm.Read(context.Background(), make([]uint8, 3*c.h*c.w-1)); err == nil {
+				t.Errorf("%s %d×%d: a short buffer is accepted", cam, c.h, c.w)
+			}
+		}
+		if r := float64(area[[2]int{256, 256}]) / float64(area[[2]int{128, 128}]); r < 3 || r > 5.3 {
+			t.Errorf("%s: cube pixels 256² / 128² = %.2f, want ≈ 4", cam, r)
+		}
+	}
+	for _, bad := range []struct {
+		name     string
+		h, w, ss int
+	}{{"side", 128, 128, 1}, {CameraFront, 4, 128, 1}, {CameraFront, 128, 128, 0}, {CameraWrist, 128, 128, 5}} {
+		if _, err := w.NewCamera(bad.name, bad.h, bad.w, bad.ss); err == nil {
+			t.Errorf("NewCamera(%q, %d, %d, %d) accepted", bad.name, bad.h, bad.w, bad.ss)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	cm, _ := w.NewCamera(CameraFront, 32, 32, 1)
+	if err := cm.Read(ctx, make([]uint8, 3*32*32)); err == nil {
+		t.Error("Read with a cancelled context succeeded")
+	}
+}
+
+// Near-plane clipping: a camera inside the scene's geometry (the wrist
+// camera with the gripper down at the cube) still renders finite frames,
+// and a triangle crossing the near plane is drawn only in front of it.
+func TestRasterNearClip(t *testing.T) {
+	r := newRenderer(32, 32, 1)
+	v := newView(kinematics.Vec3{0, 0, 1}, kinematics.Vec3{0, 0, 0}, kinematics.Vec3{0, 1, 0}, 90, 32)
+	v.cx, v.cy = 16, 16
+	for i := range r.zbuf {
+		r.zbuf[i] = 0
+	}
+	// A big triangle facing the camera, half of it behind the eye.
+	f := face{v: [3]vec3f{{-1, -1, 0.5}, {1, -1, 0.5}, {0, 3, 1.5}}, n: normalise(vec3f{0, -2, 8}), col: [3]uint8{200, 10, 10}}
+	r.face(&f, v)
+	drawn := 0
+	for _, z := range r.zbuf {
+		if z > 0 {
+			drawn++
+			if z > 1/nearPlane {
+				t.Fatalf("depth 1/%g nearer than the near plane", z)
+			}
+		}
+	}
+	if drawn == 0 {
+		t.Fatal("a triangle crossing the near plane drew nothing")
 	}
 }
