@@ -70,11 +70,11 @@ type Expert struct {
 type failureMode int
 
 const (
-	succeed   failureMode = iota
-	missGrasp             // descends beside the cube: the jaws close on nothing
-	dropCube              // lifts it part of the way, then opens
-	neverClose            // goes down to the cube and stays there, open
-	hover                 // stays above the cube (touch_cube: never touches)
+	succeed    failureMode = iota
+	missGrasp              // descends beside the cube: the jaws close on nothing
+	dropCube               // lifts it part of the way, then opens
+	neverClose             // goes down to the cube and stays there, open
+	hover                  // stays above the cube (touch_cube: never touches)
 )
 
 func (m failureMode) String() string {
