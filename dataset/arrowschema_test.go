@@ -105,3 +105,41 @@ func TestCorruptEpisodesFile(t *testing.T) {
 		pf.Close()
 	}
 }
+
+// TestColumnChunkOutsideFile rewrites a column chunk's
+// total_compressed_size in the Thrift footer to 16 GiB: the reader must
+// refuse the file up front (arrow-go would allocate the stated size).
+func TestColumnChunkOutsideFile(t *testing.T) {
+	data := seedParquet(t)
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, err := rdr.MetaData().RowGroup(0).ColumnChunk(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := col.TotalCompressedSize()
+	rdr.Close()
+	varint := func(v int64) []byte {
+		u := uint64(v<<1) ^ uint64(v>>63) // zigzag
+		return binary.AppendUvarint(nil, u)
+	}
+	n := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	footer := data[len(data)-8-n : len(data)-8]
+	// Compact protocol: field 6 (i64) after field 5 → header byte 0x16.
+	old := append([]byte{0x16}, varint(size)...)
+	i := bytes.Index(footer, old)
+	if i < 0 {
+		t.Fatalf("total_compressed_size %d not found in the footer", size)
+	}
+	nf := append(append(append([]byte(nil), footer[:i+1]...), varint(16<<30)...), footer[i+len(old):]...)
+	out := append(append([]byte(nil), data[:len(data)-8-n]...), nf...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(nf)))
+	out = append(out, "PAR1"...)
+	_, err = openParquetReader("episodes.parquet", bytes.NewReader(out), memory.DefaultAllocator)
+	if err == nil || !strings.Contains(err.Error(), "outside the") {
+		t.Fatalf("err = %v, want the chunk refused", err)
+	}
+	t.Log(err)
+}

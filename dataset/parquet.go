@@ -77,6 +77,10 @@ func openParquetReader(path string, r parquet.ReaderAtSeeker, mem memory.Allocat
 		rdr.Close()
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
+	if err := checkColumnChunks(rdr, r); err != nil {
+		rdr.Close()
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
 	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, mem)
 	if err != nil {
 		rdr.Close()
@@ -199,6 +203,36 @@ func (p *parquetFile) readRowGroups(leaves, rowGroups []int) (tbl arrow.Table, e
 		}
 	}
 	return array.NewTable(schema, cols, rows), nil
+}
+
+// checkColumnChunks refuses column chunks whose byte range lies outside the
+// file: arrow-go allocates a chunk's whole stated size before reading it,
+// so a damaged total_compressed_size would cost gigabytes (or the process).
+func checkColumnChunks(rdr *file.Reader, r io.Seeker) error {
+	size, err := r.Seek(0, io.SeekEnd)
+	if err != nil {
+		return err
+	}
+	md := rdr.MetaData()
+	for g := 0; g < len(md.RowGroups); g++ {
+		rg := md.RowGroup(g)
+		for c := 0; c < rg.NumColumns(); c++ {
+			col, err := rg.ColumnChunk(c)
+			if err != nil {
+				return fmt.Errorf("row group %d column %d: %w", g, c, err)
+			}
+			start := col.DataPageOffset()
+			if col.HasDictionaryPage() && col.DictionaryPageOffset() > 0 && start > col.DictionaryPageOffset() {
+				start = col.DictionaryPageOffset()
+			}
+			n := col.TotalCompressedSize()
+			if start < 0 || n < 0 || start > size || n > size-start {
+				return fmt.Errorf("row group %d column %q: chunk of %d bytes at offset %d lies outside the %d-byte file",
+					g, col.PathInSchema().String(), n, start, size)
+			}
+		}
+	}
+	return nil
 }
 
 // fieldReaders is pqarrow's GetFieldReaders without its goroutines (it
