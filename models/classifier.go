@@ -95,7 +95,9 @@ const (
 func (s ClassifierSpec) ResNet() ResNet10 { return ResNet10{Prefix: classifierBB, Variant: s.Backbone} }
 
 // FeatureShape is the backbone's output [C, h, w].
-func (s ClassifierSpec) FeatureShape() (c, h, w int) { return s.ResNet().OutShape(s.ImageHeight, s.ImageWidth) }
+func (s ClassifierSpec) FeatureShape() (c, h, w int) {
+	return s.ResNet().OutShape(s.ImageHeight, s.ImageWidth)
+}
 
 func encoderPrefix(i int) string { return fmt.Sprintf("classifier.encoders.%d", i) }
 

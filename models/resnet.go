@@ -324,7 +324,9 @@ func groupNorm(x *G.Node, gamma, beta []float32, groups int, eps float32) (*G.No
 	g, b := append([]float32(nil), gamma...), append([]float32(nil), beta...)
 	return G.ApplyOp(&kOp{
 		name: fmt.Sprintf("GroupNorm{%v,%d,%g,%p}", s, groups, eps, &g[0]), arity: 1, typ: fnType(1), shape: s.Clone(),
-		fn: func(y []float32, in [][]float32) { groupNormForward(in[0], y, g, b, s[0], s[1], s[2]*s[3], groups, eps) },
+		fn: func(y []float32, in [][]float32) {
+			groupNormForward(in[0], y, g, b, s[0], s[1], s[2]*s[3], groups, eps)
+		},
 	}, x)
 }
 
