@@ -1,10 +1,35 @@
 package models
 
+/*
+#cgo CFLAGS: -O3
+#include <stdint.h>
+
+#define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+
+// Dropout keep decision of unit i: a counter-based hash of (seed, i), so a
+// mask needs no storage and vectorises (murmur3's finaliser, twice).
+static inline uint32_t fmix32(uint32_t h) {
+	h ^= h >> 16; h *= 0x85ebca6bu; h ^= h >> 13; h *= 0xc2b2ae35u; h ^= h >> 16;
+	return h;
+}
+
+// y[i] = x[i]·scale if unit i is kept, else 0 (drop when hash < thr).
+CLONES static void k_dropout(const float* x, float* y, long n, uint64_t seed, uint32_t thr, float scale) {
+	uint32_t lo = (uint32_t)seed, hi = (uint32_t)(seed >> 32);
+	for (long i = 0; i < n; i++) {
+		uint32_t h = fmix32(fmix32((uint32_t)i * 0x9e3779b9u + lo) ^ hi);
+		y[i] = h < thr ? 0.0f : x[i] * scale;
+	}
+}
+*/
+import "C"
+
 import (
 	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"unsafe"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -294,14 +319,61 @@ func (s SACSpec) Encode(b *Graph, state *G.Node) *G.Node {
 	return G.Must(Tanh(b.LayerNorm("encoder.state_norm", x)))
 }
 
+// DropoutMask is the randomness of one Dropout node: set Seed before each
+// run; the forward pass and its gradient draw the same mask from it.
+type DropoutMask struct{ Seed uint64 }
+
+// Dropout is torch's nn.Dropout in training mode: each unit of x is zeroed
+// with probability rate, else scaled by 1/(1−rate). The keep decisions are a
+// hash of (m.Seed, unit index) resolved to 2⁻³², so the gradient (the same
+// mask applied to dy) recomputes the mask rather than storing it.
+func Dropout(x *G.Node, rate float64, m *DropoutMask) (*G.Node, error) {
+	if !(rate >= 0 && rate < 1) || m == nil {
+		return nil, fmt.Errorf("models: Dropout rate %g must be in [0, 1), with a mask", rate)
+	}
+	shape := x.Shape().Clone()
+	name := fmt.Sprintf("Dropout{%g,%p}", rate, m)
+	var op *kOp
+	op = &kOp{
+		name: name, arity: 1, typ: fnType(1), shape: shape,
+		fn:  func(y []float32, in [][]float32) { dropout(in[0], y, rate, m.Seed) },
+		wrt: []bool{true},
+		diff: func(_ G.Nodes, _, grad *G.Node) (G.Nodes, error) {
+			dx, err := G.ApplyOp(&kOp{name: name + "Grad", arity: 1, typ: fnType(1), shape: shape, fn: op.fn}, grad)
+			return G.Nodes{dx}, err
+		},
+	}
+	return G.ApplyOp(op, x)
+}
+
+func dropout(x, y []float32, rate float64, seed uint64) {
+	if len(x) == 0 {
+		return
+	}
+	thr := min(math.Round(rate*(1<<32)), math.MaxUint32)
+	C.k_dropout((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)),
+		C.uint64_t(seed), C.uint32_t(thr), C.float(1/(1-rate)))
+}
+
+// DropoutKeep returns the keep factors (0 or 1/(1−rate)) Dropout applies to
+// n units with seed: the mask as data, for references and tests.
+func DropoutKeep(rate float64, seed uint64, n int) []float32 {
+	ones, out := make([]float32, n), make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	dropout(ones, out, rate, seed)
+	return out
+}
+
 // EncodeImage maps camera i's backbone features [B, C·h·w] (NCHW per row)
-// to its latent [B, latent_dim]. keep is the dropout mask [B, C·F] (0, or
-// 1/(1−p) for kept units), nil outside training.
-func (s SACSpec) EncodeImage(b *Graph, i int, feats, keep *G.Node) *G.Node {
+// to its latent [B, latent_dim]. drop is the post-encoder dropout's mask
+// seed (nil outside training, or with image_dropout 0).
+func (s SACSpec) EncodeImage(b *Graph, i int, feats *G.Node, drop *DropoutMask) *G.Node {
 	c, pre := s.Cameras[i], ImagePrefix(i)
 	x := G.Must(SpatialEmbeddings(feats, b.Param(pre+".spatial.kernel"), c.Channels, c.Height*c.Width, s.ImagePoolingDim))
-	if keep != nil {
-		x = G.Must(G.HadamardProd(x, keep))
+	if drop != nil && s.ImageDropout > 0 {
+		x = G.Must(Dropout(x, s.ImageDropout, drop))
 	}
 	x = b.Linear(pre+".linear", x)
 	return G.Must(Tanh(b.LayerNorm(pre+".norm", x)))
@@ -309,20 +381,20 @@ func (s SACSpec) EncodeImage(b *Graph, i int, feats, keep *G.Node) *G.Node {
 
 // EncodeObservation is the shared encoder's output [B, EncodedDim]: the
 // camera latents in camera order, then the state latent. feats[i] are camera
-// i's features; keeps[i] its dropout mask (nil, or keeps nil: no dropout).
-// Without cameras it is Encode.
-func (s SACSpec) EncodeObservation(b *Graph, state *G.Node, feats, keeps []*G.Node) *G.Node {
+// i's features; drops[i] its dropout mask (drops nil: no dropout). Without
+// cameras it is Encode.
+func (s SACSpec) EncodeObservation(b *Graph, state *G.Node, feats []*G.Node, drops []*DropoutMask) *G.Node {
 	latent := s.Encode(b, state)
 	if len(s.Cameras) == 0 {
 		return latent
 	}
 	var out *G.Node
 	for i := range s.Cameras {
-		var keep *G.Node
-		if keeps != nil {
-			keep = keeps[i]
+		var drop *DropoutMask
+		if drops != nil {
+			drop = drops[i]
 		}
-		z := s.EncodeImage(b, i, feats[i], keep)
+		z := s.EncodeImage(b, i, feats[i], drop)
 		if out == nil {
 			out = z
 		} else {

@@ -9,11 +9,11 @@ import (
 )
 
 // images is one graph observation's camera inputs: per camera the frozen
-// backbone's features [B, C·h·w] and, in training graphs, the dropout keep
-// mask [B, C·F] of the post-encoder.
+// backbone's features [B, C·h·w] and, in training graphs, the seed of the
+// post-encoder's dropout mask.
 type images struct {
 	feats []input
-	keeps []input
+	drops []*models.DropoutMask
 }
 
 // featureSizes lists C·h·w per camera.
@@ -27,7 +27,7 @@ func featureSizes(s models.SACSpec) []int {
 
 // encode builds the shared encoder over state and, per camera, a feature
 // input bound to bind[i] (the learner's batch, so sampling fills every
-// graph's inputs without a copy). dropout adds keep-mask inputs.
+// graph's inputs without a copy). dropout adds the post-encoder dropout.
 func (l *Learner) encode(b *models.Graph, name string, state input, bind [][]float32, dropout bool) (images, *G.Node) {
 	s := l.Spec
 	var im images
@@ -35,18 +35,15 @@ func (l *Learner) encode(b *models.Graph, name string, state input, bind [][]flo
 		return im, s.Encode(b, state.node)
 	}
 	feats := make([]*G.Node, len(s.Cameras))
-	var keeps []*G.Node
 	for i, c := range s.Cameras {
 		in := bindInput(b, fmt.Sprintf("%s.image%d", name, i), state.node.Shape()[0], c.FeatureSize(), bind[i])
 		im.feats = append(im.feats, in)
 		feats[i] = in.node
 		if dropout && s.ImageDropout > 0 {
-			k := newInput(b, fmt.Sprintf("%s.keep%d", name, i), state.node.Shape()[0], c.Channels*s.ImagePoolingDim)
-			im.keeps = append(im.keeps, k)
-			keeps = append(keeps, k.node)
+			im.drops = append(im.drops, &models.DropoutMask{})
 		}
 	}
-	return im, s.EncodeObservation(b, state.node, feats, keeps)
+	return im, s.EncodeObservation(b, state.node, feats, im.drops)
 }
 
 // bindInput is newInput over a caller's slice.
@@ -65,35 +62,9 @@ func (l *Learner) setImages(im images, feats [][]float32) {
 			copy(in.data, feats[i])
 		}
 	}
-	for _, k := range im.keeps {
-		l.dropoutMask(k.data)
+	for _, d := range im.drops {
+		d.Seed = l.rng.Uint64()
 	}
 }
 
 func sameSlice(a, b []float32) bool { return len(a) > 0 && len(a) == len(b) && &a[0] == &b[0] }
-
-// dropoutMask fills dst with inverted-dropout keep factors: 0 with
-// probability p (image_dropout), else 1/(1−p), as torch's nn.Dropout in
-// training mode. A mask is 2·B·C·F draws per camera, so it comes from
-// splitmix64 seeded by one draw of the learner's stream, four 16-bit
-// uniforms per output (p is resolved to 1/65536).
-func (l *Learner) dropoutMask(dst []float32) {
-	p := l.Spec.ImageDropout
-	keep := float32(1 / (1 - p))
-	thr := uint64(p*65536 + 0.5)
-	x := l.rng.Uint64()
-	for i := 0; i < len(dst); i += 4 {
-		x += 0x9e3779b97f4a7c15
-		z := x
-		z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9
-		z = (z ^ (z >> 27)) * 0x94d049bb133111eb
-		z ^= z >> 31
-		for j := 0; j < 4 && i+j < len(dst); j++ {
-			if (z>>(16*j))&0xffff < thr {
-				dst[i+j] = 0
-			} else {
-				dst[i+j] = keep
-			}
-		}
-	}
-}

@@ -76,7 +76,8 @@ func TestImageEncoderGradientsFiniteDifference(t *testing.T) {
 	l := tinyImageLearner(t, 0)
 	b := imageBatch(l)
 	y := []float32{0.25, -0.4}
-	keep := []float32{1 / 0.9, 0, 1 / 0.9, 1 / 0.9, 1 / 0.9, 1 / 0.9, 0, 1 / 0.9}
+	l.cImg.drops[0].Seed = 2
+	keep := models.DropoutKeep(0.1, 2, 8)
 	latent := func(r ref, i int) []float64 {
 		return append(r.imageLatent(row(b.Features[0], i, 4), keep[i*4:(i+1)*4]), r.encode(row(b.State, i, 2))...)
 	}
@@ -95,7 +96,6 @@ func TestImageEncoderGradientsFiniteDifference(t *testing.T) {
 	copy(l.cAct.data, b.Action)
 	copy(l.cY.data, y)
 	copy(l.cImg.feats[0].data, b.Features[0])
-	copy(l.cImg.keeps[0].data, keep)
 	if err := l.critic.run(); err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,8 @@ func TestImageDiscreteCriticFiniteDifference(t *testing.T) {
 	copy(b2.Features[0], b.Features[0])
 	copy(b2.Action, []float32{0.4, 2, -0.8, 0})
 	yd := []float32{0.3, -0.2}
-	keep := []float32{1 / 0.9, 1 / 0.9, 0, 1 / 0.9, 0, 1 / 0.9, 1 / 0.9, 1 / 0.9}
+	l.dImg.drops[0].Seed = 4
+	keep := models.DropoutKeep(0.1, 4, 8)
 	loss := func() float64 {
 		r := ref{l.Param}
 		var s float64
@@ -143,7 +144,6 @@ func TestImageDiscreteCriticFiniteDifference(t *testing.T) {
 	}
 	copy(l.dObs.data, b2.State)
 	copy(l.dImg.feats[0].data, b2.Features[0])
-	copy(l.dImg.keeps[0].data, keep)
 	copy(l.dY.data, yd)
 	clear(l.dOneHot.data)
 	l.dOneHot.data[0*3+2], l.dOneHot.data[1*3+0] = 1, 1
@@ -163,23 +163,36 @@ func TestImageDiscreteCriticFiniteDifference(t *testing.T) {
 	checkFD(t, "discrete critic with a camera", l, l.discreteNames, g, loss)
 }
 
-// Dropout masks keep 1−p of the units, scaled by 1/(1−p).
+// Dropout masks keep 1−p of the units, scaled by 1/(1−p); seeds give
+// different masks; the masks in the FD tests above drop something.
 func TestDropoutMask(t *testing.T) {
-	l := tinyImageLearner(t, 0)
-	m := make([]float32, 100_001)
-	l.dropoutMask(m)
-	var zero int
-	for _, v := range m {
-		switch v {
-		case 0:
-			zero++
-		case float32(1 / 0.9):
-		default:
-			t.Fatalf("mask value %g", v)
+	for _, rate := range []float64{0.1, 0.5} {
+		var prev []float32
+		for seed := uint64(1); seed < 4; seed++ {
+			m := models.DropoutKeep(rate, seed<<40|seed, 100_003)
+			var zero int
+			for _, v := range m {
+				switch v {
+				case 0:
+					zero++
+				case float32(1 / (1 - rate)):
+				default:
+					t.Fatalf("mask value %g", v)
+				}
+			}
+			if f := float64(zero) / float64(len(m)); math.Abs(f-rate) > 0.005 {
+				t.Errorf("rate %g seed %d: dropped fraction %.4f", rate, seed, f)
+			}
+			if slices.Equal(m, prev) {
+				t.Errorf("rate %g: seeds %d and %d give the same mask", rate, seed-1, seed)
+			}
+			prev = m
 		}
 	}
-	if f := float64(zero) / float64(len(m)); math.Abs(f-0.1) > 0.005 {
-		t.Errorf("dropped fraction %.4f, want 0.1", f)
+	for _, seed := range []uint64{2, 4} {
+		if !slices.Contains(models.DropoutKeep(0.1, seed, 8), 0) {
+			t.Errorf("seed %d drops nothing of 8 units: the FD tests would not cover dropout", seed)
+		}
 	}
 }
 
