@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	"github.com/e2hil/e2hil/drivers/kinematics"
 )
@@ -91,6 +90,3 @@ func (c *Camera) view() view {
 	}
 	return newView(eye, target, up, c.m.fovY, c.r.rh)
 }
-
-// validCamera reports whether name is a camera of the world.
-func validCamera(name string) bool { return slices.Contains(CameraNames(), name) }

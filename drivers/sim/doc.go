@@ -9,6 +9,13 @@
 // STS3215 at its default acceleration covers one 2 cm end-effector step in
 // well under 100 ms). Everything is deterministic for a seed.
 //
+// Tasks: touch_cube (bring the tip to the cube) and pick_cube (grasp it
+// between the jaws and lift it; pick.go). Cameras (camera.go) render the
+// scene with a small software rasteriser (render.go): "front", fixed, and
+// "wrist", on the gripper. Expert (expert.go) is a scripted controller that
+// reads the world's privileged state, with noise and scripted failures, for
+// recording demonstrations and classifier data.
+//
 // The package also holds Gymnasium's Pendulum-v1 (pendulum.go), the SAC
 // learner's sanity benchmark, with Gymnasium's exact dynamics.
 package sim

@@ -224,15 +224,22 @@ func (w *World) EnvironmentNames() []string { return []string{"cube.x", "cube.y"
 // simulation (the cube centre); a real setup sees it only through cameras.
 func (w *World) EnvironmentState() []float64 { return []float64{w.cube.P[0], w.cube.P[1], w.cube.P[2]} }
 
-// EnvironmentBounds bounds EnvironmentState (for normalisation): x, y
-// cover the cube's placement and, as for z, every place the gripper can
-// carry it (the tip bounds widened by the grasp radius), from resting on
-// the table upwards. Both tasks share them, so a normaliser never divides
-// by a zero range.
+// EnvironmentBounds bounds EnvironmentState (for normalisation). z runs
+// from the cube resting on the table up to the highest a held cube can
+// go (the tip bounds' top plus the grasp radius), in both tasks, so a
+// normaliser never divides by a zero range. x, y: touch_cube's cube stays
+// where it was placed (the placement bounds, as before cameras and
+// pick_cube existed, so state-only touch_cube normalises as it did);
+// pick_cube's goes wherever the gripper carries it (the tip bounds widened
+// by the grasp radius).
 func (w *World) EnvironmentBounds() (lo, hi []float64) {
 	c, r := w.cfg, w.cfg.GraspRadius
-	lo = []float64{math.Min(c.CubeMin[0], c.TipMin[0]-r), math.Min(c.CubeMin[1], c.TipMin[1]-r), c.CubeSize / 2}
-	hi = []float64{math.Max(c.CubeMax[0], c.TipMax[0]+r), math.Max(c.CubeMax[1], c.TipMax[1]+r), math.Max(c.CubeSize/2, c.TipMax[2]) + r}
+	z0, z1 := c.CubeSize/2, math.Max(c.CubeSize/2, c.TipMax[2])+r
+	if c.Task != TaskPickCube {
+		return []float64{c.CubeMin[0], c.CubeMin[1], z0}, []float64{c.CubeMax[0], c.CubeMax[1], z1}
+	}
+	lo = []float64{math.Min(c.CubeMin[0], c.TipMin[0]-r), math.Min(c.CubeMin[1], c.TipMin[1]-r), z0}
+	hi = []float64{math.Max(c.CubeMax[0], c.TipMax[0]+r), math.Max(c.CubeMax[1], c.TipMax[1]+r), z1}
 	return lo, hi
 }
 
