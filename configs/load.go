@@ -95,6 +95,8 @@ func decodeTrain(data []byte, overrides []string) (*Loaded, error) {
 	if err := json.Unmarshal(norm, &l.Config); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
+	// The generic round trip sorted the keys; camera order is input_features'.
+	l.Config.Policy.InputFeatures = inputFeaturesInFileOrder(data, l.Config.Policy.InputFeatures)
 	if err := l.Config.Validate(); err != nil {
 		return nil, err
 	}
@@ -237,12 +239,12 @@ var lerobotUnsupported = setOf(
 	"scheduler", "cudnn_deterministic", "rename_map",
 	"dataset.use_imagenet_stats", "dataset.episodes", "dataset.image_transforms", "dataset.revision",
 	"dataset.video_backend", "dataset.streaming",
-	"policy.n_obs_steps", "policy.repo_id", "policy.input_features",
+	"policy.n_obs_steps", "policy.repo_id",
 	"policy.output_features", "policy.device", "policy.use_amp",
-	"policy.storage_device", "policy.vision_encoder_name", "policy.freeze_vision_encoder",
-	"policy.image_encoder_hidden_dim", "policy.shared_encoder", "policy.online_env_seed",
+	"policy.storage_device",
+	"policy.image_encoder_hidden_dim", "policy.online_env_seed",
 	"policy.state_encoder_hidden_dim",
-	"policy.image_embedding_pooling_dim", "policy.async_prefetch",
+	"policy.async_prefetch",
 	"policy.actor_learner_config.queue_get_timeout", "policy.concurrency", "policy.push_to_hub", "policy.pretrained_path",
 	"policy.use_torch_compile", "policy.discrete_critic_network_kwargs",
 	"policy.critic_network_kwargs.final_activation",

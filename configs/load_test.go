@@ -42,8 +42,8 @@ func TestLoadProblems(t *testing.T) {
 	}{
 		{name: "typo", json: `{"policy": {"utd_raito": 2}}`, wantErr: []string{`policy.utd_raito: unknown key (did you mean "utd_ratio"?)`}},
 		{name: "nested unknown", json: `{"env": {"processor": {"reset": {"bogus": 1}}}}`, wantErr: []string{"env.processor.reset.bogus: unknown key"}},
-		{name: "lerobot key warns", json: `{"policy": {"vision_encoder_name": "helper2424/resnet10"}, "wandb": {"enable": true}}`,
-			wantWarn: []string{"policy.vision_encoder_name: LeRobot key not implemented", "wandb: LeRobot key"}},
+		{name: "lerobot key warns", json: `{"policy": {"image_encoder_hidden_dim": 32}, "wandb": {"enable": true}}`,
+			wantWarn: []string{"policy.image_encoder_hidden_dim: LeRobot key not implemented", "wandb: LeRobot key"}},
 		{name: "all problems at once", json: `{"batch_size": 0, "policy": {"utd_ratio": 0, "discount": 2}}`,
 			wantErr: []string{"batch_size: must be ≥ 2, got 0", "policy.utd_ratio: must be ≥ 1, got 0", "policy.discount: must be in (0, 1], got 2"}},
 		{name: "bounds", json: `{"env": {"processor": {"inverse_kinematics": {"end_effector_bounds": {"min": [0.3, 0, 0], "max": [0.2, 1, 1]}}}}}`,

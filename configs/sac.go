@@ -1,5 +1,7 @@
 package configs
 
+import "strings"
+
 // SACConfig mirrors LeRobot's SACConfig (policy.type "sac"), with HIL-SERL's
 // key names. Defaults are LeRobot's v0.5.1 defaults unless noted.
 type SACConfig struct {
@@ -51,6 +53,34 @@ type SACConfig struct {
 	QuantileLow     float64 `json:"quantile_low"`
 	QuantileHigh    float64 `json:"quantile_high"`
 	NormalizeBy     string  `json:"normalize_by"`
+
+	// Image path (HILSERL.md §1.1–1.2). InputFeatures lists the policy's
+	// inputs as LeRobot's input_features; its camera entries (keys starting
+	// with observation.image, type VISUAL, shape [3, H, W]) are encoded, in
+	// that order, each by the frozen backbone VisionEncoderName (a local
+	// directory with helper2424/resnet10 weights; null: the user's own
+	// ResNet-10) → spatial embeddings (ImageEmbeddingPoolingDim per channel)
+	// → Dropout(0.1) → Linear → LayerNorm → Tanh. No camera entries (or
+	// null): state only.
+	InputFeatures            Features `json:"input_features"`
+	VisionEncoderName        *string  `json:"vision_encoder_name"`
+	FreezeVisionEncoder      bool     `json:"freeze_vision_encoder"`
+	SharedEncoder            bool     `json:"shared_encoder"`
+	ImageEmbeddingPoolingDim int      `json:"image_embedding_pooling_dim"`
+	// ImageFeatureCache (e2hil) keeps the frozen backbone's features per
+	// observation in the replay buffers, computed once when a transition
+	// arrives, so a learner iteration costs the same for any image size;
+	// false stores uint8 images and runs the backbone on every batch (what
+	// LeRobot does). Default true: on a CPU the backbone dominates otherwise.
+	ImageFeatureCache bool `json:"image_feature_cache"`
+	// DrQCachedCopies (e2hil) is how many DrQ-shifted versions (pad 4) of
+	// each observation the cache keeps, one drawn per sample; 0 keeps the
+	// unshifted features only (no augmentation). The uncached mode always
+	// shifts every sampled image, as LeRobot.
+	DrQCachedCopies int `json:"drq_cached_copies"`
+	// FeatureCacheMaxGiB (e2hil) bounds the camera storage of both replay
+	// buffers together; Validate reports capacities that exceed it.
+	FeatureCacheMaxGiB float64 `json:"feature_cache_max_gib"`
 
 	CriticNetworkKwargs CriticNetworkConfig `json:"critic_network_kwargs"`
 	ActorNetworkKwargs  ActorNetworkConfig  `json:"actor_network_kwargs"`
@@ -106,6 +136,11 @@ func DefaultSACConfig() SACConfig {
 		QuantileLow:              0.05,
 		QuantileHigh:             0.90,
 		NormalizeBy:              NormalizeByKept,
+		FreezeVisionEncoder:      true,
+		SharedEncoder:            true,
+		ImageEmbeddingPoolingDim: 8,
+		ImageFeatureCache:        true,
+		FeatureCacheMaxGiB:       8,
 		ActorLearnerConfig:       DefaultActorLearnerConfig(),
 	}
 }
@@ -188,6 +223,68 @@ func (c *SACConfig) validate() Problems {
 		p.check(c.QuantileHigh <= 1, "quantile_high", "must be ≤ 1, got %g", c.QuantileHigh)
 		p.check(c.NormalizeBy == NormalizeByKept || c.NormalizeBy == NormalizeByBatch, "normalize_by",
 			`must be "kept" or "batch", got %q`, c.NormalizeBy)
+	}
+	p = append(p, c.validateImages()...)
+	return p
+}
+
+// ImageDropout is the post-encoder dropout rate of the camera encoders
+// (LeRobot's, fixed).
+const ImageDropout = 0.1
+
+// meanEpisodeForMemory is the episode length the memory bound assumes: the
+// buffers' default observation slots hold capacity·(1 + 1/8) observations.
+const meanEpisodeForMemory = 8
+
+// ImageBytesPerTransition is the camera storage of one transition in the
+// replay buffers: per observation, each camera's ResNet-10 feature map in
+// float16 times the cached copies (cache on), or its 3·H·W image bytes (cache
+// off), times 1 + 1/8 (observations shared along episodes of ≥ 8 steps).
+// 0 without cameras.
+func (c *SACConfig) ImageBytesPerTransition() float64 {
+	var slot int
+	for _, f := range c.InputFeatures.Images() {
+		if len(f.Shape) != 3 {
+			continue
+		}
+		if c.ImageFeatureCache {
+			ch, h, w := ResNet10FeatureShape(f.Shape[1], f.Shape[2])
+			slot += 2 * ch * h * w * max(c.DrQCachedCopies, 1)
+		} else {
+			slot += f.Shape[0] * f.Shape[1] * f.Shape[2]
+		}
+	}
+	return float64(slot) * (1 + 1.0/meanEpisodeForMemory)
+}
+
+func (c *SACConfig) validateImages() Problems {
+	var p Problems
+	for _, f := range c.InputFeatures {
+		path := "input_features." + f.Name
+		p.check(f.Type == FeatureVisual || f.Type == FeatureState || f.Type == FeatureEnv, path+".type",
+			`must be "VISUAL", "STATE" or "ENV", got %q`, f.Type)
+		isImage := strings.HasPrefix(f.Name, "observation.image")
+		p.check(isImage == (f.Type == FeatureVisual), path+".type", "VISUAL goes with keys starting with observation.image (got %q for %s)", f.Type, f.Name)
+		if isImage {
+			ok := len(f.Shape) == 3 && f.Shape[0] == 3 && f.Shape[1] >= 32 && f.Shape[2] >= 32
+			p.check(ok, path+".shape", "must be [3, H, W] with H, W ≥ 32 (RGB, at least one ResNet-10 feature), got %v", f.Shape)
+		}
+	}
+	images := c.InputFeatures.Images()
+	if len(images) == 0 {
+		return p
+	}
+	p.check(c.ImageEmbeddingPoolingDim >= 1, "image_embedding_pooling_dim", "must be ≥ 1, got %d", c.ImageEmbeddingPoolingDim)
+	p.check(c.SharedEncoder, "shared_encoder", "must be true: e2hil's actor always reads the critics' encoder (detached)")
+	p.check(c.FreezeVisionEncoder, "freeze_vision_encoder", "must be true: the SAC learner does not train the backbone (train it with e2hil reward train)")
+	p.check(c.DrQCachedCopies >= 0 && c.DrQCachedCopies <= 16, "drq_cached_copies", "must be in [0, 16], got %d", c.DrQCachedCopies)
+	p.check(c.FeatureCacheMaxGiB > 0, "feature_cache_max_gib", "must be > 0, got %g", c.FeatureCacheMaxGiB)
+	if per := c.ImageBytesPerTransition(); per > 0 && c.FeatureCacheMaxGiB > 0 {
+		total := per * float64(c.OnlineBufferCapacity+c.OfflineBufferCapacity)
+		limit := c.FeatureCacheMaxGiB * (1 << 30)
+		p.check(total <= limit, "online_buffer_capacity",
+			"with offline_buffer_capacity %d needs %.1f GiB of camera storage (%.0f KiB per transition), more than feature_cache_max_gib %g: at most %d transitions in both buffers together",
+			c.OfflineBufferCapacity, total/(1<<30), per/1024, c.FeatureCacheMaxGiB, int(limit/per))
 	}
 	return p
 }
