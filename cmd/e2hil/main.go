@@ -7,6 +7,6 @@ import "github.com/e2hil/e2hil/cmd/internal/commands"
 func main() {
 	app := commands.NewApp("e2hil", "human-in-the-loop reinforcement learning for SO-101 robot arms (HIL-SERL + E2HiL in Go)",
 		commands.Demo(), commands.Train(), commands.Act(), commands.ExportONNX(), commands.Dataset(),
-		commands.Calibrate(), commands.Plot(), commands.Learn(), commands.Actor())
+		commands.Calibrate(), commands.Plot(), commands.Learn(), commands.Actor(), commands.Reward())
 	commands.Main(app)
 }
