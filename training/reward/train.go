@@ -223,8 +223,8 @@ func openLog(dir string) (*logFile, error) {
 	return &logFile{f: f, enc: json.NewEncoder(f)}, nil
 }
 
-func (l *logFile) write(v any) { _ = l.enc.Encode(v) } // a lost log line must not stop training
-func (l *logFile) Close() error  { return l.f.Close() }
+func (l *logFile) write(v any)  { _ = l.enc.Encode(v) } // a lost log line must not stop training
+func (l *logFile) Close() error { return l.f.Close() }
 
 // Checkpoint files.
 const (
