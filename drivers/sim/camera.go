@@ -77,7 +77,7 @@ func (c *Camera) Read(ctx context.Context, dst []uint8) error {
 		return fmt.Errorf("sim: camera %q frame buffer has %d bytes, want %d (%d×%d×3)", c.name, len(dst), 3*c.r.h*c.r.w, c.r.h, c.r.w)
 	}
 	c.world.build(&c.sc)
-	c.r.draw(&c.sc, c.view(), dst)
+	c.r.draw(&c.sc, c.view(), !c.m.onGripper, dst)
 	return nil
 }
 

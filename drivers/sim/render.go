@@ -250,6 +250,14 @@ type renderer struct {
 	rw, rh   int
 	zbuf     []float32 // 1/depth; 0 = nothing
 	cbuf     []uint8   // rw·rh·3 RGB
+
+	// A fixed camera's background without shadows, for bgView: colours,
+	// depths, table points and palette indices (wallIndex: the wall).
+	bgValid         bool
+	bgView          view
+	bgC             []uint8
+	bgZ, bgHX, bgHY []float32
+	bgIdx           []uint8
 }
 
 func newRenderer(h, w, ss int) *renderer {
@@ -260,11 +268,24 @@ func newRenderer(h, w, ss int) *renderer {
 }
 
 // draw renders sc through v (built for r.rh) into dst (h·w·3, HWC RGB).
-func (r *renderer) draw(sc *scene, v view, dst []uint8) {
+// fixed: the camera does not move, so its background can be cached.
+//
+// Everything in the scene is above the table and so is every camera, so
+// the table never hides an object: a moving camera draws the objects
+// first and ray-casts the table only where they left the frame empty.
+func (r *renderer) draw(sc *scene, v view, fixed bool, dst []uint8) {
 	v.cx, v.cy = float32(r.rw)/2, float32(r.rh)/2
-	r.background(sc, v)
+	if fixed {
+		r.background(sc, v)
+	} else {
+		clear(r.zbuf)
+	}
 	for i := range sc.faces {
 		r.face(&sc.faces[i], v)
+	}
+	if !fixed {
+		cs, n := casters(sc)
+		r.castTable(v, cs[:n], false, true)
 	}
 	r.resolve(dst)
 }
@@ -273,27 +294,46 @@ func toByte(c vec3f, k float32) [3]uint8 {
 	return [3]uint8{uint8(c[0]*k*255 + 0.5), uint8(c[1]*k*255 + 0.5), uint8(c[2]*k*255 + 0.5)}
 }
 
-// background ray-casts the table plane z = 0 (checker, shadows) and the
-// wall behind it for every pixel.
-func (r *renderer) background(sc *scene, v view) {
-	tableLight := float32(ambient + diffuse*float64(lightDir[2]))
-	// palette[floor·4 + shadow·2 + odd square]
-	palette := [8][3]uint8{
-		toByte(colTableA, tableLight), toByte(colTableB, tableLight),
-		toByte(colTableA, tableLight*shadowFactor), toByte(colTableB, tableLight*shadowFactor),
-		toByte(colFloor, tableLight), toByte(colFloor, tableLight),
-		toByte(colFloor, tableLight*shadowFactor), toByte(colFloor, tableLight*shadowFactor),
+// tablePalette is the table's colours: [floor·4 + shadow·2 + odd square].
+var tablePalette = func() [8][3]uint8 {
+	l := float32(ambient + diffuse*float64(lightDir[2]))
+	return [8][3]uint8{
+		toByte(colTableA, l), toByte(colTableB, l),
+		toByte(colTableA, l*shadowFactor), toByte(colTableB, l*shadowFactor),
+		toByte(colFloor, l), toByte(colFloor, l),
+		toByte(colFloor, l*shadowFactor), toByte(colFloor, l*shadowFactor),
 	}
-	// Shadow lookup: a table point p is shadowed by a caster at height hz
-	// when p + L·hz/L.z lies in its footprint; a bounding square rejects
-	// most pixels with four comparisons.
-	type caster struct {
-		ox, oy                 float32 // shift of the table point along the light, minus the centre
-		ex, ey                 vec3f
-		hx, hy, r2             float32
-		minX, maxX, minY, maxY float32
-		disc                   bool
+}()
+
+const (
+	shadowBit = 2
+	wallIndex = 0xff // cached palette index of a wall pixel
+)
+
+// caster is a shadowCaster prepared for table lookups: a table point p is
+// shadowed when p + L·hz/L.z (hz the caster's height) lies in its
+// footprint; a bounding square rejects most points with four comparisons.
+type caster struct {
+	ox, oy                 float32 // shift of the table point along the light, minus the centre
+	ex, ey                 vec3f
+	hx, hy, r2             float32
+	minX, maxX, minY, maxY float32 // the table region that can be shadowed
+	disc                   bool
+}
+
+func (c *caster) shadows(hx, hy float32) bool {
+	if hx < c.minX || hx > c.maxX || hy < c.minY || hy > c.maxY {
+		return false
 	}
+	qx, qy := hx+c.ox, hy+c.oy
+	if c.disc {
+		return qx*qx+qy*qy <= c.r2
+	}
+	lx, ly := qx*c.ex[0]+qy*c.ex[1], qx*c.ey[0]+qy*c.ey[1]
+	return lx <= c.hx && lx >= -c.hx && ly <= c.hy && ly >= -c.hy
+}
+
+func casters(sc *scene) ([2]caster, int) {
 	var cs [2]caster
 	n := 0
 	for _, s := range sc.shadows {
@@ -311,9 +351,72 @@ func (r *renderer) background(sc *scene, v view) {
 		cs[n] = c
 		n++
 	}
+	return cs, n
+}
+
+// background draws a fixed camera's table plane z = 0 (checker,
+// shadows) and the wall behind it: the unshadowed background is computed
+// once and copied; only the pixels that can be in a shadow are shaded
+// again.
+func (r *renderer) background(sc *scene, v view) {
+	cs, n := casters(sc)
+	if !r.bgValid || r.bgView != v {
+		if r.bgC == nil {
+			m := r.rw * r.rh
+			r.bgC, r.bgZ, r.bgHX, r.bgHY, r.bgIdx = make([]uint8, 3*m), make([]float32, m), make([]float32, m), make([]float32, m), make([]uint8, m)
+		}
+		r.castTable(v, nil, true, false)
+		copy(r.bgC, r.cbuf)
+		copy(r.bgZ, r.zbuf)
+		r.bgView, r.bgValid = v, true
+	}
+	copy(r.cbuf, r.bgC)
+	copy(r.zbuf, r.bgZ)
+	for k := 0; k < n; k++ {
+		c := &cs[k]
+		x0, x1, y0, y1 := r.screenBox(v, c)
+		for y := y0; y <= y1; y++ {
+			for x := x0; x <= x1; x++ {
+				i := y*r.rw + x
+				idx := r.bgIdx[i]
+				if idx == wallIndex || !c.shadows(r.bgHX[i], r.bgHY[i]) {
+					continue
+				}
+				col := &tablePalette[idx|shadowBit]
+				o := r.cbuf[3*i : 3*i+3 : 3*i+3]
+				o[0], o[1], o[2] = col[0], col[1], col[2]
+			}
+		}
+	}
+}
+
+// screenBox bounds the pixels showing the table region a caster can
+// shadow (the whole frame when part of it is behind the camera).
+func (r *renderer) screenBox(v view, c *caster) (x0, x1, y0, y1 int) {
+	fx0, fx1, fy0, fy1 := float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.Inf(-1))
+	for _, p := range [4]vec3f{{c.minX, c.minY, 0}, {c.maxX, c.minY, 0}, {c.minX, c.maxY, 0}, {c.maxX, c.maxY, 0}} {
+		d := p.sub(v.eye)
+		z := d.dot(v.fwd)
+		if z <= nearPlane {
+			return 0, r.rw - 1, 0, r.rh - 1
+		}
+		sx, sy := v.cx+v.focal*d.dot(v.right)/z, v.cy-v.focal*d.dot(v.up)/z
+		fx0, fx1, fy0, fy1 = min(fx0, sx), max(fx1, sx), min(fy0, sy), max(fy1, sy)
+	}
+	x0, x1 = max(0, int(math.Floor(float64(fx0)))-1), min(r.rw-1, int(math.Ceil(float64(fx1)))+1)
+	y0, y1 = max(0, int(math.Floor(float64(fy0)))-1), min(r.rh-1, int(math.Ceil(float64(fy1)))+1)
+	return x0, x1, y0, y1
+}
+
+// castTable ray-casts every pixel against the table plane and the wall,
+// with the casters' shadows; with store it also keeps each pixel's table
+// point and unshadowed palette index for background's cache; with
+// onlyEmpty it skips pixels an object already covers (z-buffer > 0).
+func (r *renderer) castTable(v view, cs []caster, store, onlyEmpty bool) {
 	const cells = 1 << 12 // keeps int() truncation a floor on the whole table
 	inv := 1 / v.focal
 	ez := v.eye[2]
+	negInvEz := -1 / ez
 	for py := 0; py < r.rh; py++ {
 		sy := (v.cy - (float32(py) + 0.5)) * inv
 		// d(px) = fwd + sx·right + sy·up, linear in px.
@@ -330,39 +433,40 @@ func (r *renderer) background(sc *scene, v view) {
 			uint8((colWallLow[2] + (colWallTop[2]-colWallLow[2])*wt) * 255),
 		}
 		for px := range zbuf {
+			if onlyEmpty && zbuf[px] > 0 {
+				continue
+			}
 			sx := ((float32(px) + 0.5) - v.cx) * inv
 			dz := bz + sx*v.right[2]
 			o := cbuf[3*px : 3*px+3 : 3*px+3]
 			if dz >= -1e-6 || ez <= 0 {
 				o[0], o[1], o[2] = wall[0], wall[1], wall[2]
 				zbuf[px] = 0
+				if store {
+					r.bgIdx[row+px] = wallIndex
+				}
 				continue
 			}
 			t := -ez / dz // forward depth: d's forward component is 1
 			hx, hy := v.eye[0]+t*(bx+sx*v.right[0]), v.eye[1]+t*(by+sx*v.right[1])
 			idx := 0
-			for k := 0; k < n; k++ {
-				c := &cs[k]
-				if hx < c.minX || hx > c.maxX || hy < c.minY || hy > c.maxY {
-					continue
-				}
-				qx, qy := hx+c.ox, hy+c.oy
-				if c.disc {
-					if qx*qx+qy*qy <= c.r2 {
-						idx = 2
-					}
-				} else if lx, ly := qx*c.ex[0]+qy*c.ex[1], qx*c.ey[0]+qy*c.ey[1]; lx <= c.hx && lx >= -c.hx && ly <= c.hy && ly >= -c.hy {
-					idx = 2
-				}
-			}
 			if hx < tableMinX || hx > tableMaxX || hy < tableMinY || hy > tableMaxY {
-				idx += 4
+				idx = 4
 			} else {
-				idx += (int(hx*(1/checkerSize)+cells) + int(hy*(1/checkerSize)+cells)) & 1
+				idx = (int(hx*(1/checkerSize)+cells) + int(hy*(1/checkerSize)+cells)) & 1
 			}
-			col := &palette[idx]
+			if store {
+				r.bgIdx[row+px], r.bgHX[row+px], r.bgHY[row+px] = uint8(idx), hx, hy
+			}
+			for k := range cs {
+				if cs[k].shadows(hx, hy) {
+					idx |= shadowBit
+					break
+				}
+			}
+			col := &tablePalette[idx]
 			o[0], o[1], o[2] = col[0], col[1], col[2]
-			zbuf[px] = 1 / t
+			zbuf[px] = dz * negInvEz // 1/t
 		}
 	}
 }
@@ -433,33 +537,52 @@ func (r *renderer) raster(a, b, c vec3f, col [3]uint8, v view) {
 	}
 	inv := 1 / area
 	// Edge functions e_k(x, y) = A_k·x + B_k·y + C_k, ≥ 0 inside; e_0 is
-	// the edge opposite vertex 0, weighting it.
+	// the edge opposite vertex 0, weighting it. Each row's span of pixel
+	// centres inside all three is solved for directly, so the inner loop
+	// only interpolates 1/z and tests the z-buffer.
 	a0, b0 := (y1-y2)*inv, (x2-x1)*inv
 	a1, b1 := (y2-y0)*inv, (x0-x2)*inv
 	a2, b2 := (y0-y1)*inv, (x1-x0)*inv
 	c0 := -(a0*x1 + b0*y1)
 	c1 := -(a1*x2 + b1*y2)
 	c2 := -(a2*x0 + b2*y0)
-	px0 := float32(minX) + 0.5
+	// 1/z = w0·z0 + w1·z1 + w2·z2 is affine too: dz/dx, dz/dy, constant.
+	za, zbY, zc := a0*z0+a1*z1+a2*z2, b0*z0+b1*z1+b2*z2, c0*z0+c1*z1+c2*z2
+	edges := [3][3]float32{{a0, b0, c0}, {a1, b1, c1}, {a2, b2, c2}}
 	for y := minY; y <= maxY; y++ {
 		py := float32(y) + 0.5
-		w0 := a0*px0 + b0*py + c0
-		w1 := a1*px0 + b1*py + c1
-		w2 := a2*px0 + b2*py + c2
-		row := y * r.rw
-		zb := r.zbuf[row+minX : row+maxX+1]
-		for x := range zb {
-			if w0 >= 0 && w1 >= 0 && w2 >= 0 {
-				iz := w0*z0 + w1*z1 + w2*z2
-				if iz > zb[x] {
-					zb[x] = iz
-					o := 3 * (row + minX + x)
-					r.cbuf[o], r.cbuf[o+1], r.cbuf[o+2] = col[0], col[1], col[2]
-				}
+		lo, hi := float32(minX)+0.5, float32(maxX)+0.5 // pixel-centre range
+		empty := false
+		for _, e := range edges {
+			w := e[1]*py + e[2] // e(x) = e[0]·x + w ≥ 0
+			switch {
+			case e[0] > 0:
+				lo = max(lo, -w/e[0])
+			case e[0] < 0:
+				hi = min(hi, -w/e[0])
+			case w < 0:
+				empty = true
 			}
-			w0 += a0
-			w1 += a1
-			w2 += a2
+		}
+		if empty || lo > hi {
+			continue
+		}
+		xs := max(minX, int(math.Ceil(float64(lo-0.5))))
+		xe := min(maxX, int(math.Floor(float64(hi-0.5))))
+		if xs > xe {
+			continue
+		}
+		row := y * r.rw
+		zb := r.zbuf[row+xs : row+xe+1]
+		cb := r.cbuf[3*(row+xs) : 3*(row+xe+1)]
+		iz := za*(float32(xs)+0.5) + zbY*py + zc
+		for x := range zb {
+			if iz > zb[x] {
+				zb[x] = iz
+				o := cb[3*x : 3*x+3 : 3*x+3]
+				o[0], o[1], o[2] = col[0], col[1], col[2]
+			}
+			iz += za
 		}
 	}
 }
