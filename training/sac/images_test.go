@@ -261,3 +261,58 @@ func TestImageUpdateAndResume(t *testing.T) {
 		t.Error("the camera encoder did not train")
 	}
 }
+
+// The inference policy encodes camera features without dropout:
+// Deterministic is tanh(μ) of the reference encoder with every unit kept.
+func TestPolicyWithCamera(t *testing.T) {
+	l := tinyImageLearner(t, 0)
+	p, err := NewPolicy(l.Spec, l.Param, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := imageBatch(l)
+	if err := p.SetFeatures(0, b.Features[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.SetFeatures(1, b.Features[0]); err == nil {
+		t.Error("camera 1 of a one-camera policy accepted")
+	}
+	got, err := p.Deterministic(b.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := ref{l.Param}
+	ones := []float32{1, 1, 1, 1}
+	for i := 0; i < 2; i++ {
+		lat := append(r.imageLatent(row(b.Features[0], i, 4), ones), r.encode(row(b.State, i, 2))...)
+		h := silu(r.layerNorm("actor.net.0.norm", r.linear("actor.net.0.linear", lat)))
+		if want := math.Tanh(r.linear("actor.mean", h)[0]); math.Abs(float64(got[i])-want) > 1e-5 {
+			t.Errorf("row %d: action %.6f, reference %.6f", i, got[i], want)
+		}
+	}
+}
+
+// With cameras the temperature step's policy sample reuses the actor step's
+// encoder output (same dropout mask) through the updated actor.
+func TestImageTemperatureReadsActorLatent(t *testing.T) {
+	l := tinyImageLearner(t, 0)
+	b := imageBatch(l)
+	copy(l.batch.State, b.State)
+	copy(l.batch.Features[0], b.Features[0])
+	var m Metrics
+	if err := l.actorStep(l.batch, &m); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.temperatureStep(l.batch, &m); err != nil {
+		t.Fatal(err)
+	}
+	r := ref{l.Param}
+	keep := models.DropoutKeep(0.1, l.aImg.drops[0].Seed, 8)
+	for i := 0; i < 2; i++ {
+		lat := append(r.imageLatent(row(b.Features[0], i, 4), keep[i*4:(i+1)*4]), r.encode(row(b.State, i, 2))...)
+		_, lp := r.sample(lat, float64(l.pEps.data[i]))
+		if got := values(l.pLogp)[i]; math.Abs(float64(got)-lp) > 1e-4 {
+			t.Errorf("row %d: log π %.6f, reference %.6f", i, got, lp)
+		}
+	}
+}

@@ -69,7 +69,13 @@ type Learner struct {
 	tObs, tEps     input
 	aObs, aEps, aW input
 	// Camera inputs of each graph's observation (empty without cameras).
-	cImg, tImg, aImg, iImg, pImg, dImg images
+	cImg, tImg, aImg, iImg, dImg images
+	// With cameras the temperature step's policy sample reads the actor
+	// step's encoder output (aLatent, a terminal copy) from pLatent: the
+	// actor step leaves the encoder unchanged and the camera encoders are
+	// the costly part of a forward pass.
+	aLatent *G.Node
+	pLatent input
 	// Dropout masks come from a fast generator seeded per mask from rng.
 	aAlpha *G.Node
 	// E2HiL: K policy samples per state, forward only.
@@ -260,6 +266,9 @@ func (l *Learner) build() error {
 	// Read log π through a terminal node: an intermediate node's buffer may
 	// be overwritten in place by its consumers during the run.
 	l.aEntropy = G.Must(G.Neg(G.Must(G.Mean(logp))))
+	if len(s.Cameras) > 0 {
+		l.aLatent = G.Must(models.RepeatRows(latent, 1))
+	}
 	if l.actor, err = compile(b, l.aLoss, l.actorNames); err != nil {
 		return err
 	}
@@ -290,7 +299,12 @@ func (l *Learner) build() error {
 	// Policy sample for the temperature loss (forward only).
 	b = models.NewGraph(l.Param)
 	l.pObs, l.pEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
-	l.pImg, latent = l.encode(b, "obs", l.pObs, l.batch.Features, true)
+	if len(s.Cameras) > 0 {
+		l.pLatent = newInput(b, "latent", B, s.EncodedDim())
+		latent = l.pLatent.node
+	} else {
+		latent = s.Encode(b, l.pObs.node)
+	}
 	mean, logStd = s.Actor(b, latent)
 	_, l.pLogp = squashedSample(mean, logStd, l.pEps.node)
 	l.policy, err = compile(b, nil, nil)
@@ -526,8 +540,11 @@ func (l *Learner) actorStep(b *replay.Batch, m *Metrics) error {
 // temperatureStep: L_α = mean(−α(log π(a|s) + H̄)) with a fresh sample from
 // the updated actor; dL/dlog α = L_α since dα/dlog α = α.
 func (l *Learner) temperatureStep(b *replay.Batch, m *Metrics) error {
-	copy(l.pObs.data, b.State)
-	l.setImages(l.pImg, b.Features)
+	if l.aLatent != nil {
+		copy(l.pLatent.data, values(l.aLatent))
+	} else {
+		copy(l.pObs.data, b.State)
+	}
 	l.normal(l.pEps.data)
 	if err := l.policy.run(); err != nil {
 		return fmt.Errorf("sac: policy sample: %w", err)
