@@ -393,3 +393,26 @@ func TestResNet10TrainGradientSpotCheck(t *testing.T) {
 	}
 	t.Logf("%d elements checked", checked)
 }
+
+// BenchmarkFeatureExtractor: the frozen backbone on one camera's batch of
+// 16 images of 128×128 (the classifier's Frozen step runs it twice).
+func BenchmarkFeatureExtractor(b *testing.B) {
+	r := ResNet10{Prefix: "b"}
+	p := newResNet(b, r, 1)
+	e, err := r.NewFeatureExtractor(p, 16, 128, 128)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	x := randVec(rand.New(rand.NewPCG(1, 1)), 16*3*128*128)
+	out := make([]float32, 16*e.FeatureSize())
+	if err := e.Extract(x, out); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if err := e.Extract(x, out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
