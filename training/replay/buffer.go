@@ -2,7 +2,10 @@
 // ring buffer that stores next states explicitly, so a transition cut by the
 // time limit never bootstraps from the next episode's first observation (a
 // known LeRobot defect with optimize_memory), and uniform sampling into a
-// preallocated batch.
+// preallocated batch. Buffers made with NewWithObservations also hold camera
+// observations (frozen-backbone features or images, observations.go), shared
+// between consecutive transitions of an episode. It does not compute
+// features (package features does).
 package replay
 
 import (

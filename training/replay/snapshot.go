@@ -68,22 +68,15 @@ func (b *Buffer) Restore(s Snapshot) error {
 	if s.Size < 0 || s.Size > b.capacity || s.Pos < 0 || s.Pos >= b.capacity || (s.Size < b.capacity && s.Pos != s.Size) {
 		return fmt.Errorf("replay: snapshot of %d transitions at %d does not fit capacity %d", s.Size, s.Pos, b.capacity)
 	}
-	cols := []struct {
+	type column struct {
 		name string
 		dst  []float32
 		per  int
-	}{{"state", b.state, b.stateDim}, {"next_state", b.next, b.stateDim}, {"action", b.action, b.actionDim},
+	}
+	cols := []column{{"state", b.state, b.stateDim}, {"next_state", b.next, b.stateDim}, {"action", b.action, b.actionDim},
 		{"reward", b.reward, 1}, {"done", b.done, 1}, {"tag", nil, 1}}
 	if b.obs != nil {
-		cols = append(cols, struct {
-			name string
-			dst  []float32
-			per  int
-		}{"obs_slot", nil, 1}, struct {
-			name string
-			dst  []float32
-			per  int
-		}{"next_slot", nil, 1})
+		cols = append(cols, column{"obs_slot", nil, 1}, column{"next_slot", nil, 1})
 	}
 	for _, c := range cols {
 		if src := s.Columns[c.name]; len(src) != s.Size*c.per {
