@@ -12,8 +12,9 @@ import (
 // and the cube are boxes and cylinders made of triangles, back-face culled,
 // clipped at the near plane, flat shaded (Lambert, one directional light
 // plus ambient) and z-buffered on 1/depth. An optional s×s supersampling
-// renders s× larger and box-filters down. Everything is a pure function of
-// the world's state, so frames are bit-identical for a seed.
+// renders s× larger and box-filters down. A frame is a pure function of
+// the world's state (a fixed camera's cached table is checked against
+// casting it afresh), so frames are bit-identical for a seed.
 
 type vec3f [3]float32
 
@@ -25,8 +26,8 @@ func (a vec3f) dot(b vec3f) float32 {
 }
 
 // face is one world-space triangle with its outward normal and its shaded
-// colour (flat shading depends only on the normal, so it is computed once
-// per frame, not per camera).
+// colour (flat shading with a directional light depends only on the
+// normal, so it is computed when the scene is built, not per pixel).
 type face struct {
 	v   [3]vec3f
 	n   vec3f
@@ -43,7 +44,8 @@ type shadowCaster struct {
 	disc, active bool
 }
 
-// scene is everything a camera draws, rebuilt once per world state.
+// scene is everything a camera draws, built from the world's state for
+// each frame (a few hundred triangles: microseconds).
 type scene struct {
 	faces   []face
 	shadows [2]shadowCaster
