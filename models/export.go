@@ -34,22 +34,38 @@ type PolicyExportInfo struct {
 // observation.state [batch, S] (raw, unnormalised) → action [batch, A] =
 // tanh(μ(s)), the same computation as the Gorgonia actor's mean, with the
 // MIN_MAX or MEAN_STD normalisation folded in so the actor feeds raw
-// observations.
+// observations. A policy with cameras needs its backbone:
+// ExportImagePolicy.
 func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
+	if len(s.Cameras) > 0 {
+		return nil, fmt.Errorf("models: export: the policy reads %d cameras: export it with its backbone (ExportImagePolicy)", len(s.Cameras))
+	}
 	g := onnx.NewGraph("e2hil_sac_policy")
-	g.Input(ONNXInputState, -1, int64(s.StateDim))
 	e := &exporter{g: g, p: p}
+	return s.exportPolicy(g, e, nil, info, PolicyModelVersion, p.Count(p.WithPrefix(PrefixEncoder, PrefixActor, PrefixDiscrete)...),
+		"e2hil SAC policy: deterministic action tanh(mean)", nil)
+}
 
+// exportPolicy emits the state encoder and the heads into g after the
+// camera latents images (already emitted, in camera order) and marshals the
+// model.
+func (s SACSpec) exportPolicy(g *onnx.Graph, e *exporter, images []string, info PolicyExportInfo, model string, params int, doc string, extra []onnx.KV) ([]byte, error) {
+	g.Input(ONNXInputState, -1, int64(s.StateDim))
 	scale, shift := s.NormalizationScaleShift()
 	x := e.op("Mul", ONNXInputState, e.const_("norm.scale", scale))
 	x = e.op("Add", x, e.const_("norm.shift", shift))
 	x = e.linear("encoder.state", x)
 	x = e.op("Tanh", e.layerNorm("encoder.state_norm", x))
 	latent := x
-	mean := e.linear("actor.mean", e.mlp("actor.net", x, len(s.ActorHidden), s.ActorActivateFinal))
+	if len(images) > 0 { // LeRobot's order: cameras, then the state
+		out := e.g.UniqueName("Concat")
+		e.g.Node("Concat", append(append([]string(nil), images...), x), []string{out}, onnx.AttrInt("axis", 1))
+		latent = out
+	}
+	mean := e.linear("actor.mean", e.mlp("actor.net", latent, len(s.ActorHidden), s.ActorActivateFinal))
 	if e.err != nil {
 		return nil, e.err
 	}
@@ -68,10 +84,10 @@ func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) 
 
 	meta := []onnx.KV{
 		{Key: "e2hil.version", Value: version.Version},
-		{Key: "e2hil.model", Value: PolicyModelVersion},
-		{Key: "e2hil.parameters", Value: strconv.Itoa(p.Count(p.WithPrefix(PrefixEncoder, PrefixActor, PrefixDiscrete)...))},
+		{Key: "e2hil.model", Value: model},
+		{Key: "e2hil.parameters", Value: strconv.Itoa(params)},
 		{Key: "fps", Value: strconv.Itoa(info.FPS)},
-		{Key: "normalization_mapping", Value: jsonString(map[string]string{"STATE": s.StateNormalizationMode()})},
+		{Key: "normalization_mapping", Value: jsonString(s.normalizationMapping())},
 		{Key: "observation.state.min", Value: jsonString(s.StateLow)},
 		{Key: "observation.state.max", Value: jsonString(s.StateHigh)},
 		{Key: "observation.state.names", Value: jsonString(s.StateNames)},
@@ -83,7 +99,16 @@ func (s SACSpec) ExportPolicy(p *Params, info PolicyExportInfo) ([]byte, error) 
 		meta = append(meta, onnx.KV{Key: "observation.state.mean", Value: jsonString(s.StateMean)},
 			onnx.KV{Key: "observation.state.std", Value: jsonString(s.StateStd)})
 	}
-	return onnx.Model{Graph: g, ProducerVersion: version.Version, DocString: "e2hil SAC policy: deterministic action tanh(mean)", Metadata: meta}.Marshal()
+	meta = append(meta, extra...)
+	return onnx.Model{Graph: g, ProducerVersion: version.Version, DocString: doc, Metadata: meta}.Marshal()
+}
+
+func (s SACSpec) normalizationMapping() map[string]string {
+	m := map[string]string{"STATE": s.StateNormalizationMode()}
+	if len(s.Cameras) > 0 {
+		m["VISUAL"] = NormMeanStd
+	}
+	return m
 }
 
 // ActionLow and ActionHigh bound the policy's action: tanh's [-1, 1] per
