@@ -304,7 +304,8 @@ type ClassifierPredictor struct {
 	feats   [][]float32
 	norm    []float32
 	logits  *G.Node
-	vm      G.VM
+	plan    *Plan
+	vm      G.VM // when the graph cannot be planned
 }
 
 // NewPredictor builds a predictor for up to batch images per camera.
@@ -329,7 +330,9 @@ func (s ClassifierSpec) NewPredictor(p *Params, batch int) (*ClassifierPredictor
 		e.Close()
 		return nil, err
 	}
-	pr.vm = G.NewTapeMachine(b.G)
+	if pr.plan = NewPlan(b.G); pr.plan == nil {
+		pr.vm = G.NewTapeMachine(b.G)
+	}
 	return pr, nil
 }
 
@@ -358,10 +361,18 @@ func (pr *ClassifierPredictor) Logits(images [][]float32, n int) ([]float32, err
 			}
 			clear(pr.feats[i][k*fs:])
 		}
-		if err := runRewind(pr.vm); err != nil {
+		z := pr.logits.Value()
+		if pr.plan != nil {
+			if err := pr.plan.Run(); err != nil {
+				return nil, fmt.Errorf("models: classifier: %w", err)
+			}
+			z = pr.plan.Value(pr.logits)
+		} else if err := runRewind(pr.vm); err != nil {
 			return nil, fmt.Errorf("models: classifier: %w", err)
+		} else {
+			z = pr.logits.Value()
 		}
-		out = append(out, pr.logits.Value().Data().([]float32)[:k]...)
+		out = append(out, z.Data().([]float32)[:k]...)
 	}
 	return out, nil
 }
@@ -369,5 +380,8 @@ func (pr *ClassifierPredictor) Logits(images [][]float32, n int) ([]float32, err
 // Close releases the graphs.
 func (pr *ClassifierPredictor) Close() error {
 	pr.extract.Close()
-	return pr.vm.Close()
+	if pr.vm != nil {
+		return pr.vm.Close()
+	}
+	return nil
 }

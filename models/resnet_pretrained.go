@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"unsafe"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -145,7 +144,7 @@ type FeatureExtractor struct {
 	in            *tensor.Dense
 	out           *G.Node
 	vm            G.VM
-	plan          *forwardPlan // nil: run vm
+	plan          *Plan // nil: run vm
 }
 
 // NewFeatureExtractor builds the extractor for batches of up to batch
@@ -166,7 +165,7 @@ func (r ResNet10) NewFeatureExtractor(p *Params, batch, h, w int) (*FeatureExtra
 		return nil, fmt.Errorf("models: ResNet-10 gives %v, expected [%d %d %d]", s, c, oh, ow)
 	}
 	e := &FeatureExtractor{Batch: batch, H: h, W: w, C: c, OutH: oh, OutW: ow, in: in, out: y}
-	if e.plan = newForwardPlan(b.G, y); e.plan == nil {
+	if e.plan = NewPlan(b.G); e.plan == nil {
 		e.vm = G.NewTapeMachine(b.G)
 	}
 	return e, nil
@@ -194,11 +193,10 @@ func (e *FeatureExtractor) Extract(images, out []float32) error {
 		clear(buf[k*per:])
 		var res []float32
 		if e.plan != nil {
-			v, err := e.plan.run()
-			if err != nil {
+			if err := e.plan.Run(); err != nil {
 				return fmt.Errorf("models: feature extractor: %w", err)
 			}
-			res = v
+			res = e.plan.Value(e.out).Data().([]float32)
 		} else {
 			if err := runRewind(e.vm); err != nil {
 				return fmt.Errorf("models: feature extractor: %w", err)
@@ -217,102 +215,3 @@ func (e *FeatureExtractor) Close() error {
 	}
 	return nil
 }
-
-// forwardPlan runs a forward-only graph op by op, each into an output
-// buffer of its own allocated once. Gorgonia's tape machine shares
-// registers between nodes of different sizes, so on every run most ops
-// find no fitting buffer and allocate (and page-fault) fresh tensors: for
-// the backbone that was a third of the time, in the pooling and norm loops.
-type forwardPlan struct {
-	steps []planStep
-	vals  map[*G.Node]G.Value
-	out   *G.Node
-}
-
-type planStep struct {
-	node *G.Node
-	op   G.Op
-	in   G.Nodes
-	args []G.Value
-}
-
-// newForwardPlan orders the ops that out depends on; nil when the graph's
-// node layout is not Gorgonia v0.9.18's (the caller then uses a machine).
-func newForwardPlan(g *G.ExprGraph, out *G.Node) *forwardPlan {
-	sorted, err := G.Sort(g)
-	if err != nil {
-		return nil
-	}
-	p := &forwardPlan{vals: map[*G.Node]G.Value{}, out: out}
-	for i := len(sorted) - 1; i >= 0; i-- { // Sort puts the root first
-		n := sorted[i]
-		if n.Op() == nil {
-			if n.Value() == nil {
-				return nil
-			}
-			p.vals[n] = n.Value()
-			continue
-		}
-		in, ok := nodeChildren(n)
-		if !ok {
-			return nil
-		}
-		buf := tensor.New(tensor.WithShape(n.Shape()...), tensor.Of(tensor.Float32))
-		p.vals[n] = buf
-		p.steps = append(p.steps, planStep{node: n, op: n.Op(), in: in, args: make([]G.Value, len(in))})
-	}
-	return p
-}
-
-func (p *forwardPlan) run() ([]float32, error) {
-	for i := range p.steps {
-		s := &p.steps[i]
-		for j, c := range s.in {
-			s.args[j] = p.vals[c]
-		}
-		var v G.Value
-		var err error
-		if pd, ok := s.op.(G.UsePreallocDoer); ok {
-			v, err = pd.UsePreallocDo(p.vals[s.node], s.args...)
-		} else {
-			v, err = s.op.Do(s.args...)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%v: %w", s.op, err)
-		}
-		p.vals[s.node] = v
-	}
-	return p.vals[p.out].Data().([]float32), nil
-}
-
-// nodeChildren reads a Gorgonia node's inputs, in order (the unexported
-// children field; v0.9.18 has no accessor).
-func nodeChildren(n *G.Node) (G.Nodes, bool) {
-	f := reflect.ValueOf(n).Elem().FieldByName("children")
-	if !f.IsValid() || f.Type() != reflect.TypeOf(G.Nodes{}) {
-		return nil, false
-	}
-	return *(*G.Nodes)(unsafe.Pointer(f.UnsafeAddr())), true
-}
-
-// runRewind runs a tape machine and rewinds its program counter, keeping
-// its registers so that the next run writes the same buffers through
-// UsePreallocDo instead of reallocating every intermediate tensor (what
-// Reset would make it do). Falls back to Reset for other machines. The same
-// technique as training/sac's machine.run.
-func runRewind(vm G.VM) error {
-	err := vm.RunAll()
-	v := reflect.ValueOf(vm)
-	if err == nil && v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
-		if pc := v.Elem().FieldByName("pc"); pc.IsValid() && pc.Kind() == reflect.Int {
-			*(*int)(unsafe.Pointer(pc.UnsafeAddr())) = 0
-			return nil
-		}
-	}
-	vm.Reset()
-	return err
-}
-
-// RunRewind runs a Gorgonia tape machine and keeps its buffers for the next
-// run (see runRewind): for training loops outside this package.
-func RunRewind(vm G.VM) error { return runRewind(vm) }

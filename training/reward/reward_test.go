@@ -151,3 +151,77 @@ func TestTrainerLearnsBrightness(t *testing.T) {
 		t.Error("a batch of the wrong size was accepted")
 	}
 }
+
+// TestTrainerPlanMatchesTapeMachine: two steps through models.Plan give the
+// parameters (and BatchNorm running statistics) Gorgonia's tape machine
+// gives, for the trained and the frozen backbone.
+func TestTrainerPlanMatchesTapeMachine(t *testing.T) {
+	for _, train := range []bool{true, false} {
+		spec := models.DefaultClassifierSpec("observation.images.front", "observation.images.wrist")
+		spec.ImageHeight, spec.ImageWidth = 32, 32
+		spec.LatentDim, spec.HiddenDim = 16, 8
+		spec.TrainBackbone = train
+		const batch = 4
+		rng := rand.New(rand.NewPCG(8, 9))
+		per := 3 * 32 * 32
+		var ims [2][][]float32
+		for s := range ims {
+			ims[s] = [][]float32{make([]float32, batch*per), make([]float32, batch*per)}
+			for _, im := range ims[s] {
+				for j := range im {
+					im[j] = rng.Float32()
+				}
+			}
+		}
+		labels := []float32{1, 0, 0, 1}
+		var stores [2]*models.Params
+		var grads [2][][]float32
+		var losses [2]float64
+		for k, plan := range []bool{true, false} {
+			p, err := spec.NewParams(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr, err := newTrainer(spec, p, Options{Batch: batch, LR: 1e-3, WeightDecay: 0.01, GradClipNorm: 1, Seed: 3}, plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (tr.plan != nil) != plan {
+				t.Fatalf("plan %v: trainer plan %v", plan, tr.plan != nil)
+			}
+			for s := range ims {
+				r, err := tr.Step(ims[s], labels)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if s == 0 { // the first step's (clipped) gradients
+					losses[k] = r.Loss
+					for _, g := range tr.grads {
+						grads[k] = append(grads[k], append([]float32(nil), g...))
+					}
+				}
+			}
+			tr.Close()
+			stores[k] = p
+		}
+		if math.Abs(losses[0]-losses[1]) > 1e-6 {
+			t.Errorf("train backbone %v: loss %g with the plan, %g with the tape machine", train, losses[0], losses[1])
+		}
+		for i := range grads[0] {
+			for j := range grads[0][i] {
+				a, b := grads[0][i][j], grads[1][i][j]
+				if d := math.Abs(float64(a - b)); d > 1e-5*math.Max(1e-2, math.Abs(float64(b))) {
+					t.Fatalf("train backbone %v: gradient %d[%d]: plan %g, tape machine %g", train, i, j, a, b)
+				}
+			}
+		}
+		for _, n := range stores[0].Names() {
+			a, b := stores[0].Data(n), stores[1].Data(n)
+			for i := range a {
+				if d := math.Abs(float64(a[i] - b[i])); d > 1e-5*math.Max(1, math.Abs(float64(b[i]))) {
+					t.Fatalf("train backbone %v: %s[%d]: plan %g, tape machine %g", train, n, i, a[i], b[i])
+				}
+			}
+		}
+	}
+}

@@ -34,7 +34,8 @@ type Trainer struct {
 	opts   Options
 
 	b       *models.Graph
-	vm      G.VM
+	plan    *models.Plan
+	vm      G.VM        // when the graph cannot be planned
 	inputs  [][]float32 // per camera: normalised images or backbone features
 	masks   [][]float32
 	labels  []float32
@@ -53,6 +54,12 @@ type Trainer struct {
 // backbone in the graph when spec.TrainBackbone, else on backbone features
 // computed by a frozen FeatureExtractor (the weights as they are now).
 func NewTrainer(spec models.ClassifierSpec, p *models.Params, opts Options) (*Trainer, error) {
+	return newTrainer(spec, p, opts, true)
+}
+
+// newTrainer with plan false runs the graph on Gorgonia's tape machine (the
+// reference the plan is tested against).
+func newTrainer(spec models.ClassifierSpec, p *models.Params, opts Options, plan bool) (*Trainer, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
@@ -104,7 +111,12 @@ func NewTrainer(spec models.ClassifierSpec, p *models.Params, opts Options) (*Tr
 	if _, err := G.Grad(t.loss, t.params...); err != nil {
 		return nil, fmt.Errorf("reward: differentiate: %w", err)
 	}
-	t.vm = G.NewTapeMachine(t.b.G, G.BindDualValues(t.params...))
+	if plan {
+		t.plan = models.NewPlan(t.b.G)
+	}
+	if t.plan == nil {
+		t.vm = G.NewTapeMachine(t.b.G, G.BindDualValues(t.params...))
+	}
 	values := make([][]float32, len(t.names))
 	for i, name := range t.names {
 		values[i] = p.Data(name)
@@ -124,7 +136,10 @@ func (t *Trainer) Close() error {
 	if t.extract != nil {
 		t.extract.Close()
 	}
-	return t.vm.Close()
+	if t.vm != nil {
+		return t.vm.Close()
+	}
+	return nil
 }
 
 // Adam exposes the optimiser state (for checkpoints).
@@ -173,26 +188,11 @@ func (t *Trainer) Step(images [][]float32, labels []float32) (StepResult, error)
 	for _, m := range t.masks {
 		models.FillDropout(t.rng, m, t.Spec.DropoutRate)
 	}
-	for _, n := range t.params { // Gorgonia accumulates into the gradient buffers
-		if g, err := n.Grad(); err == nil && g != nil {
-			clear(g.Data().([]float32))
-		}
-	}
-	if err := models.RunRewind(t.vm); err != nil {
-		return StepResult{}, fmt.Errorf("reward: training step: %w", err)
-	}
-	if t.grads == nil {
-		t.grads = make([][]float32, len(t.params))
-		for i, n := range t.params {
-			g, err := n.Grad()
-			if err != nil {
-				return StepResult{}, fmt.Errorf("reward: gradient of %s: %w", t.names[i], err)
-			}
-			t.grads[i] = g.Data().([]float32)
-		}
+	if err := t.run(); err != nil {
+		return StepResult{}, err
 	}
 	var res StepResult
-	res.Loss = float64(scalar(t.loss))
+	res.Loss = float64(t.scalar(t.loss))
 	if math.IsNaN(res.Loss) || math.IsInf(res.Loss, 0) {
 		return res, fmt.Errorf("reward: loss is %g", res.Loss)
 	}
@@ -211,7 +211,7 @@ func (t *Trainer) Step(images [][]float32, labels []float32) (StepResult, error)
 		}
 	}
 	t.adam.Update(t.grads)
-	for i, z := range t.logits.Value().Data().([]float32) {
+	for i, z := range t.value(t.logits).Data().([]float32) {
 		if (z > 0) == (labels[i] > 0.5) {
 			res.Correct++
 		}
@@ -219,8 +219,51 @@ func (t *Trainer) Step(images [][]float32, labels []float32) (StepResult, error)
 	return res, nil
 }
 
-func scalar(n *G.Node) float32 {
-	switch v := n.Value().Data().(type) {
+// run executes the graph and points t.grads at the parameters' gradients.
+func (t *Trainer) run() error {
+	if t.grads == nil {
+		t.grads = make([][]float32, len(t.params))
+	}
+	if t.plan != nil {
+		if err := t.plan.Run(); err != nil {
+			return fmt.Errorf("reward: training step: %w", err)
+		}
+		for i, n := range t.params {
+			g := t.plan.Value(n.Deriv())
+			if g == nil {
+				return fmt.Errorf("reward: no gradient for %s", t.names[i])
+			}
+			t.grads[i] = g.Data().([]float32)
+		}
+		return nil
+	}
+	for _, n := range t.params { // Gorgonia accumulates into the gradient buffers
+		if g, err := n.Grad(); err == nil && g != nil {
+			clear(g.Data().([]float32))
+		}
+	}
+	if err := models.RunRewind(t.vm); err != nil {
+		return fmt.Errorf("reward: training step: %w", err)
+	}
+	for i, n := range t.params {
+		g, err := n.Grad()
+		if err != nil {
+			return fmt.Errorf("reward: gradient of %s: %w", t.names[i], err)
+		}
+		t.grads[i] = g.Data().([]float32)
+	}
+	return nil
+}
+
+func (t *Trainer) value(n *G.Node) G.Value {
+	if t.plan != nil {
+		return t.plan.Value(n)
+	}
+	return n.Value()
+}
+
+func (t *Trainer) scalar(n *G.Node) float32 {
+	switch v := t.value(n).Data().(type) {
 	case float32:
 		return v
 	case []float32:
