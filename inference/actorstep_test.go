@@ -1,6 +1,7 @@
 package inference_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -59,8 +60,67 @@ func randomObs(n int) []float32 {
 	return obs
 }
 
-// BenchmarkActorStep/State is one control step of actor_step_state_ms:
-// batch 1, raw state in, continuous action and gripper command out.
+// imageModel exports the network of actor_step_image_ms: the state policy
+// above plus two 3×128×128 cameras through a frozen ResNet-10 (BatchNorm
+// folded) → spatial embeddings (8 per channel) → Linear(4096 → 256) →
+// LayerNorm → Tanh per camera.
+func imageModel(tb testing.TB, seed uint64) []byte {
+	tb.Helper()
+	requireORT(tb)
+	const state = 18
+	bb := models.ResNet10{Prefix: "backbone"}
+	bp := models.NewParams()
+	rng := rand.New(rand.NewPCG(seed, 5))
+	if err := bb.AddParams(bp, rng); err != nil {
+		tb.Fatal(err)
+	}
+	c, oh, ow := bb.OutShape(128, 128)
+	low, high := make([]float32, state), make([]float32, state)
+	for i := range low {
+		low[i], high[i] = -1, 1
+	}
+	spec := models.SACSpec{StateDim: state, ActionDim: 3, StateLow: low, StateHigh: high, LatentDim: 256,
+		ActorHidden: []int{256, 256}, ActorActivateFinal: true, CriticHidden: []int{256, 256}, CriticActivateFinal: true,
+		NumCritics: 2, StdMin: 1e-5, StdMax: 5, InitFinal: 0.05, NumDiscrete: 3, ImagePoolingDim: 8, ImageDropout: 0.1}
+	var cams []models.PolicyCamera
+	for _, k := range []string{"observation.images.front", "observation.images.wrist"} {
+		spec.Cameras = append(spec.Cameras, models.CameraSpec{Name: k, Channels: c, Height: oh, Width: ow})
+		cams = append(cams, models.PolicyCamera{Key: k, Height: 128, Width: 128,
+			Mean: [3]float32{0.485, 0.456, 0.406}, Std: [3]float32{0.229, 0.224, 0.225}})
+	}
+	p := spec.NewParams(seed)
+	model, err := spec.ExportImagePolicy(p, bb, bp, cams, models.PolicyExportInfo{FPS: 10, ActionLow: spec.ActionLow(), ActionHigh: spec.ActionHigh()})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return model
+}
+
+func imagePolicy(tb testing.TB, threads int) (*inference.Policy, [][]float32) {
+	tb.Helper()
+	p, err := inference.NewPolicy(imageModel(tb, 1), inference.SessionOptions{IntraOpThreads: threads})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { p.Close() })
+	var images [][]float32
+	for i, c := range p.Cameras() {
+		img := randomObs(3 * c.Height * c.Width)
+		for j := range img {
+			img[j] = (img[j] + 1) / 2 * float32(i+1) / 2
+		}
+		images = append(images, img)
+	}
+	return p, images
+}
+
+// BenchmarkActorStep is one control step at batch 1 in onnxruntime:
+//
+//	State: actor_step_state_ms (shared/bench/reference_torch.py): raw
+//	       state in, continuous action and gripper command out;
+//	Image: actor_step_image_ms: the same plus two 3×128×128 camera images
+//	       (CHW float in [0, 1]) through the frozen ResNet-10, with 1 and 2
+//	       intra-op threads (the reference takes the faster of 1 and 2).
 func BenchmarkActorStep(b *testing.B) {
 	b.Run("State", func(b *testing.B) {
 		p := statePolicy(b)
@@ -73,6 +133,59 @@ func BenchmarkActorStep(b *testing.B) {
 			}
 		}
 	})
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("Image/threads=%d", threads), func(b *testing.B) {
+			p, images := imagePolicy(b, threads)
+			obs := randomObs(p.StateDim())
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := p.ActImages(obs, images); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestImageActorStep: a policy with cameras lists them, refuses Act and
+// wrong images, and steps without allocating.
+func TestImageActorStep(t *testing.T) {
+	p, images := imagePolicy(t, 1)
+	cams := p.Cameras()
+	if len(cams) != 2 || cams[0].Key != "observation.images.front" || cams[1].Height != 128 {
+		t.Fatalf("cameras %+v", cams)
+	}
+	obs := randomObs(p.StateDim())
+	if _, err := p.Act(obs); err == nil {
+		t.Error("Act without images accepted")
+	}
+	if _, err := p.ActImages(obs, images[:1]); err == nil {
+		t.Error("one image for two cameras accepted")
+	}
+	if _, err := p.ActImages(obs, [][]float32{images[0], images[1][:10]}); err == nil {
+		t.Error("a short image accepted")
+	}
+	a, err := p.ActImages(obs, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := append([]float32(nil), a...)
+	if len(first) != 4 {
+		t.Fatalf("action %v: want 3 continuous + gripper", first)
+	}
+	// The images matter: other images, another action.
+	b, _ := p.ActImages(obs, [][]float32{images[1], images[0]})
+	if slices.Equal(first, b) {
+		t.Error("swapping the cameras' images changes nothing")
+	}
+	allocs := testing.AllocsPerRun(20, func() { _, err = p.ActImages(obs, images) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per image step, want 0", allocs)
+	}
 }
 
 // TestActorStepAllocatesNothing: the steady-state control step makes no

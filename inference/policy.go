@@ -6,6 +6,8 @@ import (
 
 	"math/rand/v2"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/e2hil/e2hil/models/onnx"
@@ -21,6 +23,7 @@ import (
 type Policy struct {
 	sess     *Session
 	in, out  []float32
+	images   []cameraInput // in the model's input order
 	gripper  []int64   // the model's gripper output, or nil
 	full     []float32 // out + gripper, when the model has one
 	Metadata map[string]string
@@ -35,7 +38,23 @@ const (
 	policyInput   = "observation.state"
 	policyOutput  = "action"
 	policyGripper = "gripper"
+	// Camera inputs are named after their features: observation.images.<cam>.
+	imagePrefix = "observation.images."
 )
+
+// cameraInput is one camera input of the model: [1, 3, H, W] float32 in
+// [0, 1] (models/preprocess output).
+type cameraInput struct {
+	key  string
+	h, w int
+	buf  []float32
+}
+
+// Camera is one camera a policy reads.
+type Camera struct {
+	Key           string // observation.images.<cam>
+	Height, Width int    // the model's image size (after crop and resize)
+}
 
 // LoadPolicy reads an ONNX policy file.
 func LoadPolicy(path string, opts SessionOptions) (*Policy, error) {
@@ -71,7 +90,26 @@ func NewPolicy(model []byte, opts SessionOptions) (*Policy, error) {
 	if g := sess.OutputInt64(policyGripper); g != nil {
 		p.gripper, p.full = g, make([]float32, len(p.out)+1)
 	}
+	for _, ti := range sess.Inputs() {
+		if !strings.HasPrefix(ti.Name, imagePrefix) {
+			continue
+		}
+		if len(ti.Dims) != 4 || ti.Dims[1] != 3 || ti.Dims[2] < 1 || ti.Dims[3] < 1 {
+			sess.Close()
+			return nil, fmt.Errorf("policy input %q has shape %v, want [N, 3, H, W]", ti.Name, ti.Dims)
+		}
+		p.images = append(p.images, cameraInput{key: ti.Name, h: int(ti.Dims[2]), w: int(ti.Dims[3]), buf: sess.Input(ti.Name)})
+	}
 	return p, nil
+}
+
+// Cameras lists the camera inputs in the order ActImages takes them.
+func (p *Policy) Cameras() []Camera {
+	out := make([]Camera, len(p.images))
+	for i, c := range p.images {
+		out[i] = Camera{Key: c.key, Height: c.h, Width: c.w}
+	}
+	return out
 }
 
 // StateDim and ActionDim are the policy's input and output sizes (the
@@ -97,13 +135,36 @@ func (p *Policy) StateNames() ([]string, error) {
 // the gripper command (0 close, 1 stay, 2 open) if the model has one. The
 // returned slice is reused: valid until the next call.
 func (p *Policy) Act(state []float32) ([]float32, error) {
+	if len(p.images) > 0 {
+		return nil, fmt.Errorf("policy: the policy reads %d cameras: use ActImages", len(p.images))
+	}
+	return p.act(state, nil)
+}
+
+// ActImages is Act for a policy with cameras: images[i] is camera i's
+// image (Cameras order) as CHW float32 in [0, 1], 3·H·W values (what
+// models/preprocess writes).
+func (p *Policy) ActImages(state []float32, images [][]float32) ([]float32, error) {
+	return p.act(state, images)
+}
+
+func (p *Policy) act(state []float32, images [][]float32) ([]float32, error) {
+	if np := p.pending.Swap(nil); np != nil {
+		p.sess.Close()
+		p.sess, p.in, p.out, p.gripper, p.full, p.images, p.Metadata = np.sess, np.in, np.out, np.gripper, np.full, np.images, np.Metadata
+		p.Swaps++
+	}
 	if len(state) != len(p.in) {
 		return nil, fmt.Errorf("policy: observation.state has %d values, the policy wants %d", len(state), len(p.in))
 	}
-	if np := p.pending.Swap(nil); np != nil {
-		p.sess.Close()
-		p.sess, p.in, p.out, p.gripper, p.full, p.Metadata = np.sess, np.in, np.out, np.gripper, np.full, np.Metadata
-		p.Swaps++
+	if len(images) != len(p.images) {
+		return nil, fmt.Errorf("policy: %d camera images, the policy reads %d", len(images), len(p.images))
+	}
+	for i, c := range p.images {
+		if len(images[i]) != len(c.buf) {
+			return nil, fmt.Errorf("policy: camera %q: %d values, want 3×%d×%d", c.key, len(images[i]), c.h, c.w)
+		}
+		copy(c.buf, images[i])
 	}
 	copy(p.in, state)
 	if err := p.sess.Run(); err != nil {
@@ -126,11 +187,11 @@ func (p *Policy) Swap(model []byte) error {
 	if err != nil {
 		return fmt.Errorf("swap policy: %w", err)
 	}
-	if np.StateDim() != len(p.in) || np.ActionDim() != p.ActionDim() ||
+	if np.StateDim() != len(p.in) || np.ActionDim() != p.ActionDim() || !slices.Equal(np.Cameras(), p.Cameras()) ||
 		np.Metadata["observation.state.names"] != p.Metadata["observation.state.names"] {
 		np.Close()
-		return fmt.Errorf("swap policy: the new model maps %d state values (%s) to %d actions; the running one %d (%s) to %d",
-			np.StateDim(), np.Metadata["observation.state.names"], np.ActionDim(), len(p.in), p.Metadata["observation.state.names"], p.ActionDim())
+		return fmt.Errorf("swap policy: the new model maps %d state values (%s) and cameras %v to %d actions; the running one %d (%s) and %v to %d",
+			np.StateDim(), np.Metadata["observation.state.names"], np.Cameras(), np.ActionDim(), len(p.in), p.Metadata["observation.state.names"], p.Cameras(), p.ActionDim())
 	}
 	if old := p.pending.Swap(np); old != nil {
 		old.Close() // superseded before it was used
