@@ -24,8 +24,8 @@ type Policy struct {
 	sess     *Session
 	in, out  []float32
 	images   []cameraInput // in the model's input order
-	gripper  []int64   // the model's gripper output, or nil
-	full     []float32 // out + gripper, when the model has one
+	gripper  []int64       // the model's gripper output, or nil
+	full     []float32     // out + gripper, when the model has one
 	Metadata map[string]string
 	opts     SessionOptions
 	pending  atomic.Pointer[Policy] // a swapped-in policy not yet in use
