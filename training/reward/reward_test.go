@@ -225,3 +225,51 @@ func TestTrainerPlanMatchesTapeMachine(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainerFrozenFeaturesPerCamera: batching the cameras through the
+// frozen backbone together gives each camera the features it alone gets.
+func TestTrainerFrozenFeaturesPerCamera(t *testing.T) {
+	spec := models.DefaultClassifierSpec("a", "b", "c")
+	spec.ImageHeight, spec.ImageWidth = 32, 32
+	spec.LatentDim, spec.HiddenDim = 8, 8
+	spec.TrainBackbone = false
+	p, err := spec.NewParams(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const batch = 3
+	tr, err := NewTrainer(spec, p, Options{Batch: batch, LR: 1e-3, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	rng := rand.New(rand.NewPCG(3, 3))
+	per := batch * 3 * 32 * 32
+	images := make([][]float32, 3)
+	for i := range images {
+		images[i] = make([]float32, per)
+		for j := range images[i] {
+			images[i][j] = rng.Float32() * float32(i+1) / 3
+		}
+	}
+	if err := tr.load(images, tr.inputs); err != nil {
+		t.Fatal(err)
+	}
+	e, err := spec.ResNet().NewFeatureExtractor(p, batch, 32, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	norm, want := make([]float32, per), make([]float32, batch*e.FeatureSize())
+	for i := range images {
+		spec.NormalizeImages(images[i], norm)
+		if err := e.Extract(norm, want); err != nil {
+			t.Fatal(err)
+		}
+		for j := range want {
+			if d := math.Abs(float64(tr.inputs[i][j] - want[j])); d > 1e-5*math.Max(1, math.Abs(float64(want[j]))) {
+				t.Fatalf("camera %d feature %d: %g batched, %g alone", i, j, tr.inputs[i][j], want[j])
+			}
+		}
+	}
+}

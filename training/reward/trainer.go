@@ -47,7 +47,8 @@ type Trainer struct {
 	adam    *optim.Adam
 	rng     *rand.Rand
 	extract *models.FeatureExtractor // frozen backbone
-	norm    []float32                // one camera's normalised images
+	norm    []float32                // every camera's normalised images
+	feats   []float32                // every camera's backbone features
 }
 
 // NewTrainer builds the training graph for batches of opts.Batch: with the
@@ -123,11 +124,18 @@ func newTrainer(spec models.ClassifierSpec, p *models.Params, opts Options, plan
 	}
 	t.adam = optim.NewAdam(opts.LR, values)
 	if !spec.TrainBackbone {
-		if t.extract, err = spec.ResNet().NewFeatureExtractor(p, n, spec.ImageHeight, spec.ImageWidth); err != nil {
+		// All cameras go through the backbone in one batch, as LeRobot does
+		// (eval-mode norms are per image): one wider GEMM per convolution.
+		nc := len(spec.Cameras)
+		if t.extract, err = spec.ResNet().NewFeatureExtractor(p, n*nc, spec.ImageHeight, spec.ImageWidth); err != nil {
 			return nil, err
 		}
 	}
-	t.norm = make([]float32, n*3*spec.ImageHeight*spec.ImageWidth)
+	t.norm = make([]float32, len(spec.Cameras)*n*3*spec.ImageHeight*spec.ImageWidth)
+	if !spec.TrainBackbone {
+		c, h, w := spec.FeatureShape()
+		t.feats = make([]float32, len(spec.Cameras)*n*c*h*w)
+	}
 	return t, nil
 }
 
@@ -151,18 +159,26 @@ func (t *Trainer) load(images [][]float32, dst [][]float32) error {
 	if len(images) != len(t.Spec.Cameras) {
 		return fmt.Errorf("reward: %d cameras of images, want %d", len(images), len(t.Spec.Cameras))
 	}
+	per := len(t.norm) / len(images)
 	for i, im := range images {
-		if len(im) != len(t.norm) {
-			return fmt.Errorf("reward: camera %s: %d values, want %d", t.Spec.Cameras[i], len(im), len(t.norm))
+		if len(im) != per {
+			return fmt.Errorf("reward: camera %s: %d values, want %d", t.Spec.Cameras[i], len(im), per)
 		}
 		if t.extract == nil {
 			t.Spec.NormalizeImages(im, dst[i])
-			continue
+		} else {
+			t.Spec.NormalizeImages(im, t.norm[i*per:(i+1)*per])
 		}
-		t.Spec.NormalizeImages(im, t.norm)
-		if err := t.extract.Extract(t.norm, dst[i]); err != nil {
-			return err
-		}
+	}
+	if t.extract == nil {
+		return nil
+	}
+	if err := t.extract.Extract(t.norm, t.feats); err != nil {
+		return err
+	}
+	fs := len(t.feats) / len(images)
+	for i := range images {
+		copy(dst[i], t.feats[i*fs:(i+1)*fs])
 	}
 	return nil
 }
