@@ -17,8 +17,10 @@ import (
 // → LayerNorm → Tanh; head Linear(512→256) → Dropout → LayerNorm → ReLU →
 // Linear(→1); BCE with logits, grad clip 10, Adam lr 1e-4 (weight decay 0).
 // Frozen: the backbone in eval mode without gradients, run every step (as
-// the reference's torch.no_grad forward); Backbone: trained too, BatchNorm
-// in train mode. Each step includes normalising the images (ImageNet
+// the reference's torch.no_grad forward), both cameras in one batch of 32
+// (the reference runs two batches of 16; eval-mode norms make the results
+// the same); Backbone: trained too, BatchNorm in train mode, one batch per
+// camera as the reference. Each step includes normalising the images (ImageNet
 // mean/std), which the reference leaves out (its inputs are fed as is).
 func BenchmarkClassifierTrainStep(b *testing.B) {
 	const batch = 16
