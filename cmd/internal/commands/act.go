@@ -130,7 +130,11 @@ func runEpisodes(c *cli.Context, e env.Env, actor inference.Actor, episodes int,
 			if r.Success {
 				status = "success"
 			}
-			fmt.Fprintf(w, "  episode %2d: %-7s after %2d steps, return %+.3f\n", r.Index, status, r.Steps, r.Return)
+			plan := ""
+			if x, ok := actor.(interface{ Failure() string }); ok { // the scripted expert's plan
+				plan = " (scripted: " + x.Failure() + ")"
+			}
+			fmt.Fprintf(w, "  episode %2d: %-7s after %2d steps, return %+.3f%s\n", r.Index, status, r.Steps, r.Return, plan)
 		},
 	}
 	var wr *dataset.Writer
