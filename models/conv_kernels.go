@@ -73,10 +73,11 @@ CLONES static void k_col2im(const float* col, float* dx, long ld, long C, long H
 }
 
 // k_swap01 turns [A,B,P] into [B,A,P] (NCHW ⇄ CNHW with P = H·W).
-static void k_swap01(const float* x, float* y, long A, long B, long P) {
+// Rows [0, A) of x go to y, whose full first dimension is lda.
+static void k_swap01(const float* x, float* y, long A, long B, long P, long lda) {
 	for (long a = 0; a < A; a++)
 	for (long b = 0; b < B; b++)
-		memcpy(y + (b * A + a) * P, x + (a * B + b) * P, P * sizeof(float));
+		memcpy(y + (b * lda + a) * P, x + (a * B + b) * P, P * sizeof(float));
 }
 
 // Per-channel sums of x and x² over N and P = H·W, in double.
@@ -200,24 +201,30 @@ func (g convGeom) cols() int { return g.N * g.Ho * g.Wo } // N·Ho·Wo
 // im2col fills col [C·KH·KW, N·Ho·Wo] from x [N,C,H,W].
 func im2col(g convGeom, x, col []float32) {
 	p := g.Ho * g.Wo
-	for n := 0; n < g.N; n++ {
-		C.k_im2col(fp(x[n*g.C*g.H*g.W:]), fp(col[n*p:]), C.long(g.cols()), C.long(g.C), C.long(g.H), C.long(g.W),
-			C.long(g.KH), C.long(g.KW), C.long(g.S), C.long(g.P), C.long(g.Ho), C.long(g.Wo))
-	}
+	parallelFor(g.N, 1, 1, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			C.k_im2col(fp(x[n*g.C*g.H*g.W:]), fp(col[n*p:]), C.long(g.cols()), C.long(g.C), C.long(g.H), C.long(g.W),
+				C.long(g.KH), C.long(g.KW), C.long(g.S), C.long(g.P), C.long(g.Ho), C.long(g.Wo))
+		}
+	})
 }
 
 // col2im writes dx [N,C,H,W] from col [C·KH·KW, N·Ho·Wo].
 func col2im(g convGeom, col, dx []float32) {
 	p := g.Ho * g.Wo
-	for n := 0; n < g.N; n++ {
-		C.k_col2im(fp(col[n*p:]), fp(dx[n*g.C*g.H*g.W:]), C.long(g.cols()), C.long(g.C), C.long(g.H), C.long(g.W),
-			C.long(g.KH), C.long(g.KW), C.long(g.S), C.long(g.P), C.long(g.Ho), C.long(g.Wo))
-	}
+	parallelFor(g.N, 1, 1, func(lo, hi int) {
+		for n := lo; n < hi; n++ {
+			C.k_col2im(fp(col[n*p:]), fp(dx[n*g.C*g.H*g.W:]), C.long(g.cols()), C.long(g.C), C.long(g.H), C.long(g.W),
+				C.long(g.KH), C.long(g.KW), C.long(g.S), C.long(g.P), C.long(g.Ho), C.long(g.Wo))
+		}
+	})
 }
 
 // swap01 turns x [a,b,p] into y [b,a,p].
 func swap01(x, y []float32, a, b, p int) {
-	C.k_swap01(fp(x), fp(y), C.long(a), C.long(b), C.long(p))
+	parallelFor(a, 1, max(1, (1<<16)/max(1, b*p)), func(lo, hi int) {
+		C.k_swap01(fp(x[lo*b*p:]), fp(y[lo*p:]), C.long(hi-lo), C.long(b), C.long(p), C.long(a))
+	})
 }
 
 // sgemm: c = α·op(a)·op(b) + β·c, row-major, op = transpose when ta/tb.

@@ -78,24 +78,194 @@ func TestConv2dMatchesReference(t *testing.T) {
 		{1, 2, 4, 4, 2, 3, 2, 1},
 		{1, 2, 10, 11, 3, 3, 3, 1}, // stride 3: the generic strided loops
 		{2, 2, 3, 3, 2, 7, 2, 3},   // kernel wider than the image
+		// Larger: several panels of 32 pixels split across goroutines, O
+		// not a multiple of 8, NCHW output written directly (Ho·Wo = 256,
+		// 64) or through the CNHW shuffle (Ho·Wo = 72, 16), K cut in blocks.
+		{3, 5, 16, 16, 20, 3, 1, 1},
+		{4, 16, 17, 15, 12, 3, 2, 1},
+		{2, 8, 32, 32, 64, 7, 4, 3},
+		{5, 120, 8, 8, 9, 3, 2, 1}, // K = 1080: two K blocks
+		{1, 7, 13, 11, 33, 3, 1, 1},
+		{2, 3, 32, 32, 8, 3, 1, 1}, // stride 1, Wo = 32: a panel is one row, read with masked loads
+		{3, 4, 6, 40, 8, 1, 1, 0},  // 1×1/1: panels contiguous across rows
+		{2, 3, 64, 64, 8, 7, 2, 3}, // the stem's shape: a panel is one row at stride 2
+		{2, 3, 63, 65, 8, 3, 2, 0}, // Wo = 32 at stride 2, last window at the right edge
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range cases {
-		name := fmt.Sprintf("%+v", tc)
-		x, w := randVec(rng, tc.n*tc.c*tc.h*tc.w), randVec(rng, tc.o*tc.c*tc.k*tc.k)
-		want, _, _ := refConv(x, w, tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.k, tc.s, tc.p)
-		got := run(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.o, tc.c, tc.k, tc.k}}, [][]float32{x, w},
-			func(in ...*G.Node) (*G.Node, error) { return Conv2d(in[0], in[1], tc.s, tc.p) })
-		if len(got) != len(want) {
-			t.Fatalf("%s: %d outputs, want %d", name, len(got), len(want))
+		for _, v512 := range isas(t) {
+			setAVX512(v512)
+			name := fmt.Sprintf("%+v avx512=%v", tc, v512)
+			x, w := randVec(rng, tc.n*tc.c*tc.h*tc.w), randVec(rng, tc.o*tc.c*tc.k*tc.k)
+			want, _, _ := refConv(x, w, tc.n, tc.c, tc.h, tc.w, tc.o, tc.k, tc.k, tc.s, tc.p)
+			got := run(t, [][]int{{tc.n, tc.c, tc.h, tc.w}, {tc.o, tc.c, tc.k, tc.k}}, [][]float32{x, w},
+				func(in ...*G.Node) (*G.Node, error) { return Conv2d(in[0], in[1], tc.s, tc.p) })
+			if len(got) != len(want) {
+				t.Fatalf("%s: %d outputs, want %d", name, len(got), len(want))
+			}
+			if worst := maxDiff(got, want); worst > 1e-4 {
+				t.Errorf("%s: max |diff| %g > 1e-4", name, worst)
+			}
 		}
-		var worst float64
-		for i := range got {
-			worst = math.Max(worst, math.Abs(float64(got[i])-want[i]))
+	}
+	setAVX512(true)
+}
+
+// isas lists the kernel variants this CPU can run: the portable ones, and the
+// AVX-512 ones where it has them.
+func isas(t *testing.T) []bool {
+	t.Cleanup(func() { setAVX512(true) })
+	if setAVX512(true) {
+		return []bool{false, true}
+	}
+	return []bool{false}
+}
+
+func maxDiff(got []float32, want []float64) float64 {
+	var worst float64
+	for i := range got {
+		worst = math.Max(worst, math.Abs(float64(got[i])-want[i]))
+	}
+	return worst
+}
+
+// refConvGrad is the direct nested-loop gradient of refConv for output
+// gradient dy: dx [n,c,h,w] and dw [o,c,k,k], in float64.
+func refConvGrad(x, w, dy []float32, n, c, h, wd, o, k, s, p int) (dx, dw []float64) {
+	ho, wo := (h+2*p-k)/s+1, (wd+2*p-k)/s+1
+	dx, dw = make([]float64, n*c*h*wd), make([]float64, o*c*k*k)
+	for b := range n {
+		for oc := range o {
+			for i := range ho {
+				for j := range wo {
+					g := float64(dy[((b*o+oc)*ho+i)*wo+j])
+					for ic := range c {
+						for ki := range k {
+							for kj := range k {
+								ih, iw := i*s-p+ki, j*s-p+kj
+								if ih < 0 || ih >= h || iw < 0 || iw >= wd {
+									continue
+								}
+								xi, wi := ((b*c+ic)*h+ih)*wd+iw, ((oc*c+ic)*k+ki)*k+kj
+								dx[xi] += g * float64(w[wi])
+								dw[wi] += g * float64(x[xi])
+							}
+						}
+					}
+				}
+			}
 		}
-		t.Logf("%s: max |diff| %.2g", name, worst)
-		if worst > 1e-4 {
-			t.Errorf("%s: max |diff| %g > 1e-4", name, worst)
+	}
+	return dx, dw
+}
+
+// TestConv2dGradMatchesReference checks Conv2d's dx and dw against the
+// direct loops at sizes where every GEMM is split across goroutines and cut
+// in blocks (finite differences cover the small ones).
+func TestConv2dGradMatchesReference(t *testing.T) {
+	cases := []struct{ n, c, h, o, k, s, p int }{
+		{4, 16, 16, 24, 3, 1, 1},
+		{3, 20, 15, 40, 3, 2, 1},
+		{6, 12, 8, 20, 1, 2, 0},
+		{2, 300, 4, 16, 3, 1, 1},
+	}
+	rng := rand.New(rand.NewPCG(21, 22))
+	for _, tc := range cases {
+		x, w := randVec(rng, tc.n*tc.c*tc.h*tc.h), randVec(rng, tc.o*tc.c*tc.k*tc.k)
+		ho := (tc.h+2*tc.p-tc.k)/tc.s + 1
+		dyv := randVec(rng, tc.n*tc.o*ho*ho)
+		wantDx, wantDw := refConvGrad(x, w, dyv, tc.n, tc.c, tc.h, tc.h, tc.o, tc.k, tc.s, tc.p)
+		for _, v512 := range isas(t) {
+			setAVX512(v512)
+			name := fmt.Sprintf("%+v avx512=%v", tc, v512)
+			g := G.NewGraph()
+			xn := G.NodeFromAny(g, tensor.New(tensor.WithShape(tc.n, tc.c, tc.h, tc.h), tensor.WithBacking(x)), G.WithName("x"))
+			wn := G.NodeFromAny(g, tensor.New(tensor.WithShape(tc.o, tc.c, tc.k, tc.k), tensor.WithBacking(w)), G.WithName("w"))
+			y := G.Must(Conv2d(xn, wn, tc.s, tc.p))
+			dy := G.NodeFromAny(g, tensor.New(tensor.WithShape(y.Shape().Clone()...), tensor.WithBacking(dyv)), G.WithName("dy"))
+			grads, err := G.Backpropagate(G.Nodes{y}, G.Nodes{dy}, G.Nodes{xn, wn})
+			if err != nil {
+				t.Fatal(err)
+			}
+			vm := G.NewTapeMachine(g)
+			for run := range 2 { // the second run reuses every scratch buffer
+				if err := vm.RunAll(); err != nil {
+					t.Fatal(err)
+				}
+				dx, dw := grads[0].Value().Data().([]float32), grads[1].Value().Data().([]float32)
+				if d := maxDiff(dx, wantDx); d > 1e-3 {
+					t.Errorf("%s run %d: dx max |diff| %g > 1e-3", name, run, d)
+				}
+				if d := maxDiff(dw, wantDw); d > 1e-3 {
+					t.Errorf("%s run %d: dw max |diff| %g > 1e-3", name, run, d)
+				}
+				vm.Reset()
+			}
+			vm.Close()
+		}
+	}
+}
+
+// TestGemmPanels checks the panel GEMM against direct loops: shapes with
+// partial tiles in every dimension, A transposed or not, accumulation, and
+// the NCHW placement of C.
+func TestGemmPanels(t *testing.T) {
+	cases := []struct {
+		m, n, k, hw int // hw < n: C is NCHW [n/hw, m, hw]
+		ta, acc     bool
+	}{
+		{8, 32, 1, 0, false, false},
+		{5, 7, 3, 0, false, false},
+		{17, 65, 40, 0, true, false},
+		{64, 1000, 600, 0, false, true},
+		{33, 96, 1200, 32, false, false},
+		{16, 256, 9, 64, true, true},
+	}
+	rng := rand.New(rand.NewPCG(31, 32))
+	for _, tc := range cases {
+		hw := tc.hw
+		if hw == 0 {
+			hw = tc.n
+		}
+		a, b, c0 := randVec(rng, tc.m*tc.k), randVec(rng, tc.k*tc.n), randVec(rng, tc.m*tc.n)
+		// want in the layout of c: index of (i, q).
+		at := func(i, q int) int { return (q/hw)*tc.m*hw + i*hw + q%hw }
+		want := make([]float64, tc.m*tc.n)
+		for i := range tc.m {
+			for q := range tc.n {
+				var acc float64
+				if tc.acc {
+					acc = float64(c0[at(i, q)])
+				}
+				for l := range tc.k {
+					av := a[i*tc.k+l]
+					if tc.ta {
+						av = a[l*tc.m+i]
+					}
+					acc += float64(av) * float64(b[l*tc.n+q])
+				}
+				want[at(i, q)] = acc
+			}
+		}
+		for _, v512 := range isas(t) {
+			setAVX512(v512)
+			var apBuf []float32
+			lda := tc.k
+			if tc.ta {
+				lda = tc.m
+			}
+			ap := packA(&apBuf, a, lda, tc.ta, tc.m, tc.k)
+			bp := make([]float32, panelsLen(tc.k, tc.n))
+			toPanels(b, tc.k, tc.n, tc.n, bp)
+			c := append([]float32(nil), c0...)
+			out := rowMajor(tc.n)
+			if hw < tc.n {
+				out = nchw(tc.m, hw)
+			}
+			gemmPanels(tc.m, tc.n, tc.k, ap, bp, c, out, tc.acc)
+			if d := maxDiff(c, want); d > 1e-4*math.Sqrt(float64(tc.k)) {
+				t.Errorf("%+v avx512=%v: max |diff| %g", tc, v512, d)
+			}
 		}
 	}
 }
@@ -325,14 +495,16 @@ func benchConv(b *testing.B, conv convFn, n, c, h, o, k, s, p int, backward, dx 
 	if err := vm.RunAll(); err != nil { // warm-up: buffers allocated
 		b.Fatal(err)
 	}
+	vm.Reset()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	for range b.N {
 		if err := vm.RunAll(); err != nil {
 			b.Fatal(err)
 		}
 		vm.Reset()
 	}
-	b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/op")
+	reportTimes(b, cpu0)
 }
 
 // BenchmarkConv2d: forward and forward+backward of each ResNet-10
