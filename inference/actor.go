@@ -3,16 +3,64 @@ package inference
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/e2hil/e2hil/dataset"
 	"github.com/e2hil/e2hil/env"
+	"github.com/e2hil/e2hil/models/preprocess"
 )
 
 // Actor is what chooses actions: an ONNX policy or the random baseline.
 type Actor interface {
 	Act(state []float32) ([]float32, error)
+}
+
+// ImageActor is an Actor that reads cameras (a Policy exported with them):
+// Run preprocesses the env's frames (crop, resize, CHW in [0, 1]) into the
+// images it takes.
+type ImageActor interface {
+	Cameras() []Camera
+	ActImages(state []float32, images [][]float32) ([]float32, error)
+}
+
+// cameraFeed turns an observation's frames into an ImageActor's images.
+type cameraFeed struct {
+	keys   []string
+	preps  []*preprocess.Preprocessor
+	images [][]float32
+}
+
+func newCameraFeed(sp env.Spec, cams []Camera) (*cameraFeed, error) {
+	f := &cameraFeed{}
+	for _, c := range cams {
+		i := slices.IndexFunc(sp.Cameras, func(ec env.CameraSpec) bool { return ec.Key == c.Key })
+		if i < 0 {
+			return nil, fmt.Errorf("the policy reads camera %s; the environment has %v (configure env.cameras)", c.Key, sp.Cameras)
+		}
+		ec := sp.Cameras[i]
+		p, err := preprocess.New(preprocess.Config{Crop: c.Crop, Height: c.Height, Width: c.Width}, ec.H, ec.W)
+		if err != nil {
+			return nil, fmt.Errorf("camera %s: %w", c.Key, err)
+		}
+		f.keys, f.preps = append(f.keys, c.Key), append(f.preps, p)
+		f.images = append(f.images, make([]float32, p.Len()))
+	}
+	return f, nil
+}
+
+func (f *cameraFeed) fill(obs env.Observation) error {
+	for i, k := range f.keys {
+		img, ok := obs.Images[k]
+		if !ok {
+			return fmt.Errorf("observation has no %s frame", k)
+		}
+		if err := f.preps[i].Apply(f.images[i], img.Pix); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	return nil
 }
 
 // Recorder receives every frame and episode boundary (a dataset.Writer).
@@ -73,6 +121,26 @@ func Run(ctx context.Context, e env.Env, actor Actor, o RunOptions) (*Report, er
 	rep := &Report{}
 	var lat []time.Duration
 	action := make([]float32, len(sp.ActionNames))
+	var feed *cameraFeed
+	ia, withImages := actor.(ImageActor)
+	if withImages && len(ia.Cameras()) == 0 {
+		withImages = false
+	}
+	if withImages {
+		var err error
+		if feed, err = newCameraFeed(sp, ia.Cameras()); err != nil {
+			return nil, err
+		}
+	}
+	act := func(obs env.Observation) ([]float32, error) {
+		if !withImages {
+			return actor.Act(obs.State)
+		}
+		if err := feed.fill(obs); err != nil {
+			return nil, err
+		}
+		return ia.ActImages(obs.State, feed.images)
+	}
 	start := time.Now()
 	for ep := 0; ep < o.Episodes; ep++ {
 		obs, err := e.Reset(ctx, o.Seed+int64(ep))
@@ -83,7 +151,7 @@ func Run(ctx context.Context, e env.Env, actor Actor, o RunOptions) (*Report, er
 		next := time.Now().Add(period)
 		for {
 			t0 := time.Now()
-			a, err := actor.Act(obs.State)
+			a, err := act(obs)
 			if err != nil {
 				return nil, fmt.Errorf("episode %d step %d: %w", ep, res.Steps, err)
 			}

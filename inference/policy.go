@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/e2hil/e2hil/models/onnx"
+	"github.com/e2hil/e2hil/models/preprocess"
 )
 
 // Policy is an exported e2hil policy running in onnxruntime: raw
@@ -47,6 +48,7 @@ const (
 type cameraInput struct {
 	key  string
 	h, w int
+	crop *preprocess.Crop
 	buf  []float32
 }
 
@@ -54,6 +56,9 @@ type cameraInput struct {
 type Camera struct {
 	Key           string // observation.images.<cam>
 	Height, Width int    // the model's image size (after crop and resize)
+	// Crop is the region of interest of the source frame the policy was
+	// trained on (metadata crop_params_dict), or nil.
+	Crop *preprocess.Crop
 }
 
 // LoadPolicy reads an ONNX policy file.
@@ -90,6 +95,13 @@ func NewPolicy(model []byte, opts SessionOptions) (*Policy, error) {
 	if g := sess.OutputInt64(policyGripper); g != nil {
 		p.gripper, p.full = g, make([]float32, len(p.out)+1)
 	}
+	var crops map[string][]int
+	if c := meta["crop_params_dict"]; c != "" {
+		if err := json.Unmarshal([]byte(c), &crops); err != nil {
+			sess.Close()
+			return nil, fmt.Errorf("policy metadata crop_params_dict %q: %w", c, err)
+		}
+	}
 	for _, ti := range sess.Inputs() {
 		if !strings.HasPrefix(ti.Name, imagePrefix) {
 			continue
@@ -98,7 +110,15 @@ func NewPolicy(model []byte, opts SessionOptions) (*Policy, error) {
 			sess.Close()
 			return nil, fmt.Errorf("policy input %q has shape %v, want [N, 3, H, W]", ti.Name, ti.Dims)
 		}
-		p.images = append(p.images, cameraInput{key: ti.Name, h: int(ti.Dims[2]), w: int(ti.Dims[3]), buf: sess.Input(ti.Name)})
+		ci := cameraInput{key: ti.Name, h: int(ti.Dims[2]), w: int(ti.Dims[3]), buf: sess.Input(ti.Name)}
+		if k, ok := crops[ti.Name]; ok {
+			if len(k) != 4 {
+				sess.Close()
+				return nil, fmt.Errorf("policy metadata crop_params_dict[%q] = %v, want [top, left, height, width]", ti.Name, k)
+			}
+			ci.crop = &preprocess.Crop{Top: k[0], Left: k[1], Height: k[2], Width: k[3]}
+		}
+		p.images = append(p.images, ci)
 	}
 	return p, nil
 }
@@ -107,7 +127,7 @@ func NewPolicy(model []byte, opts SessionOptions) (*Policy, error) {
 func (p *Policy) Cameras() []Camera {
 	out := make([]Camera, len(p.images))
 	for i, c := range p.images {
-		out[i] = Camera{Key: c.key, Height: c.h, Width: c.w}
+		out[i] = Camera{Key: c.key, Height: c.h, Width: c.w, Crop: c.crop}
 	}
 	return out
 }
