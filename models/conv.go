@@ -20,9 +20,11 @@ import (
 // twice OpenBLAS's speed on these machines: the forward builds im2col 32
 // output pixels at a time right before the GEMM uses them (never the whole
 // matrix: 75 MB for a 3×3 conv at 32×64×32×32) and writes NCHW directly. The
-// weight gradient dw = dyᵀ·colᵀ is an OpenBLAS sgemm on a full im2col, then
-// wᵀ·dyᵀ overwrites col and col2im gives dx; dyᵀ is dy in CNHW order, computed
-// once by a shared node for both. Every piece is split across goroutines, one
+// weight gradient dw = dyᵀ·im2col(x)ᵀ runs on the same kernel, im2colᵀ built a
+// block of pixels at a time too; the input gradient is dcol = wᵀ·dyᵀ on it,
+// then col2im. dyᵀ is dy in CNHW order, computed once by a shared node for
+// both gradients. The GEMMs' rounding differs from a plain loop's only in the
+// order of the sums (float32 products, float32 accumulation). Every piece is split across goroutines, one
 // per core (conv_parallel.go).
 //
 // Ops keep their scratch buffers (col, output shuffles, pool arg-maxes) and
@@ -150,22 +152,13 @@ func conv2d(x, w *G.Node, stride, pad int, dx bool) (*G.Node, error) {
 
 // convState is the scratch of one Conv2d node and its gradient nodes.
 type convState struct {
-	g         convGeom
-	dx        bool      // differentiate with respect to x
-	col, colX []float32 // im2col of colX, row-major [C·kH·kW, N·Ho·Wo]
-	dyp       []float32 // dyᵀ in panels
-	ap, apT   []float32 // w and wᵀ packed (packA)
-	tmp       []float32 // GEMM output in CNHW order
-}
-
-// cols returns im2col(x), from the buffer when x is the same input.
-func (c *convState) cols(x []float32) []float32 {
-	col := grow(&c.col, c.g.rows()*c.g.cols())
-	if !same(c.colX, x) {
-		im2col(c.g, x, col)
-		c.colX = x
-	}
-	return col
+	g       convGeom
+	dx      bool      // differentiate with respect to x
+	col     []float32 // the input gradient's dcol [C·kH·kW, N·Ho·Wo]
+	dyp     []float32 // dyᵀ in panels
+	ap, apT []float32 // w and wᵀ packed (packA)
+	apDy    []float32 // dyᵀ packed
+	tmp     []float32 // GEMM output in CNHW order
 }
 
 // forward: y = w·im2col(x) through convPanels (im2col built a panel at a
@@ -174,7 +167,6 @@ func (c *convState) cols(x []float32) []float32 {
 func (c *convState) forward(y []float32, in [][]float32) {
 	g := c.g
 	x, w := in[0], in[1]
-	c.colX = nil // x may hold new values under the same buffer
 	ap := packA(&c.ap, w, g.rows(), false, g.O, g.rows())
 	p := g.Ho * g.Wo
 	if g.N == 1 || nchwOK(p) {
@@ -198,15 +190,12 @@ func (c *convState) diff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 	if err != nil {
 		return nil, err
 	}
-	// dw first: the tape keeps creation order among independent nodes, so
-	// it reads col before dx overwrites it (were it not so, dw would redo
-	// im2col, still correct).
 	dw, err := G.ApplyOp(&kOp{
 		name: fmt.Sprintf("Conv2dGradW%v", g), arity: 2, typ: fnType(2),
 		shape: tensor.Shape{g.O, g.C, g.KH, g.KW},
 		fn: func(dw []float32, in [][]float32) {
-			col := c.cols(in[0])
-			sgemmPar(false, true, g.O, g.rows(), g.cols(), 1, in[1], g.cols(), col, g.cols(), 0, dw, g.rows())
+			apDy := packA(&c.apDy, in[1], g.cols(), false, g.O, g.cols())
+			convDw(g, apDy, in[0], dw)
 		},
 	}, in[0], dyT)
 	if err != nil {
@@ -218,8 +207,7 @@ func (c *convState) diff(in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
 			name: fmt.Sprintf("Conv2dGradX%v", g), arity: 2, typ: fnType(2),
 			shape: tensor.Shape{g.N, g.C, g.H, g.W},
 			fn: func(dx []float32, in [][]float32) {
-				dcol := grow(&c.col, g.rows()*g.cols()) // col's buffer: one K×N·Ho·Wo matrix per conv
-				c.colX = nil
+				dcol := grow(&c.col, g.rows()*g.cols())
 				dyp := grow(&c.dyp, panelsLen(g.O, g.cols()))
 				toPanels(in[1], g.O, g.cols(), g.cols(), dyp)
 				apT := packA(&c.apT, in[0], g.rows(), true, g.rows(), g.O)

@@ -227,6 +227,94 @@ static void k_conv_panels(long M, const float* ap, const float* x, long N, long 
 	}
 }
 
+// Weight gradient dw [O, K] = dyᵀ [O, NQ] · im2colᵀ, K = C·kh·kw, NQ = N·Ho·Wo
+// output pixels: the same GEMM with the roles turned: A = dyᵀ packed, B =
+// im2colᵀ [NQ, K] in panels of 32 consecutive k, built by gathering from the
+// image a block of pixels at a time (a row of B is one pixel's window).
+
+// pixel_setup fills base, vki, vkj (see panel_setup) of pixels [q0, q1).
+static void pixel_setup(const cgeom* g, long q0, long q1, int* base, unsigned* vki, unsigned* vkj) {
+	long P = g->Ho * g->Wo;
+	for (long q = q0; q < q1; q++) {
+		long n = q / P, r = q % P, ih0 = (r / g->Wo) * g->s - g->pad, iw0 = (r % g->Wo) * g->s - g->pad;
+		unsigned a = 0, b = 0;
+		for (long ki = 0; ki < g->kh; ki++) if (ih0 + ki >= 0 && ih0 + ki < g->H) a |= 1u << ki;
+		for (long kj = 0; kj < g->kw; kj++) if (iw0 + kj >= 0 && iw0 + kj < g->W) b |= 1u << kj;
+		base[q - q0] = (int)(n * g->C * g->H * g->W + ih0 * g->W + iw0);
+		vki[q - q0] = a; vkj[q - q0] = b;
+	}
+}
+
+// build_trows writes the rows of pixels [0, nq) (setups given) for columns
+// k = kp·32 + l into dst [nq][32]; columns past K are zero.
+__attribute__((target("avx512f"))) static void build_trows_avx512(const cgeom* g, long K, long kp,
+		const int* base, const unsigned* vki, const unsigned* vkj, long nq, float* dst) {
+	int off[NR], ki[NR], kj[NR];
+	unsigned kvalid = 0;
+	long kk = g->kh * g->kw;
+	for (long l = 0; l < NR; l++) {
+		long k = kp * NR + l;
+		if (k >= K) { off[l] = 0; ki[l] = 31; kj[l] = 31; continue; }
+		kvalid |= 1u << l;
+		long c = k / kk, i = k % kk / g->kw, j = k % g->kw;
+		off[l] = (int)(c * g->H * g->W + i * g->W + j); ki[l] = (int)i; kj[l] = (int)j;
+	}
+	__m512i o0 = _mm512_loadu_si512(off), o1 = _mm512_loadu_si512(off + 16);
+	__m512i i0 = _mm512_loadu_si512(ki), i1 = _mm512_loadu_si512(ki + 16);
+	__m512i j0 = _mm512_loadu_si512(kj), j1 = _mm512_loadu_si512(kj + 16);
+	__m512i one = _mm512_set1_epi32(1);
+	for (long q = 0; q < nq; q++) {
+		__m512i a = _mm512_set1_epi32((int)vki[q]), b = _mm512_set1_epi32((int)vkj[q]), bs = _mm512_set1_epi32(base[q]);
+		__mmask16 m0 = _mm512_test_epi32_mask(_mm512_and_si512(_mm512_srlv_epi32(a, i0), _mm512_srlv_epi32(b, j0)), one) & (__mmask16)kvalid;
+		__mmask16 m1 = _mm512_test_epi32_mask(_mm512_and_si512(_mm512_srlv_epi32(a, i1), _mm512_srlv_epi32(b, j1)), one) & (__mmask16)(kvalid >> 16);
+		float* d = dst + q * NR;
+		_mm512_storeu_ps(d, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m0, _mm512_add_epi32(bs, o0), g->x, 4));
+		_mm512_storeu_ps(d + 16, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m1, _mm512_add_epi32(bs, o1), g->x, 4));
+	}
+}
+
+static void build_trows_generic(const cgeom* g, long K, long kp, const int* base, const unsigned* vki,
+		const unsigned* vkj, long nq, float* dst) {
+	long kk = g->kh * g->kw;
+	for (long q = 0; q < nq; q++)
+		for (long l = 0; l < NR; l++) {
+			long k = kp * NR + l;
+			float v = 0;
+			if (k < K) {
+				long c = k / kk, i = k % kk / g->kw, j = k % g->kw;
+				if ((vki[q] >> i) & (vkj[q] >> j) & 1) v = g->x[base[q] + c * g->H * g->W + i * g->W + j];
+			}
+			dst[q * NR + l] = v;
+		}
+}
+
+// k_conv_dw: dw (row-major [M = O, K]) = A·im2colᵀ for the column panels
+// [p0, p1) of dw, A = dyᵀ packed by k_pack_a [O, NQ]; pixels in blocks of kc
+// (k_kc(M, NQ)); buf holds kc·32 floats, setup 3·kc ints.
+static void k_conv_dw(long M, const float* ap, const float* x, long N, long C, long H, long W, long kh, long kw,
+		long s, long pad, long Ho, long Wo, long p0, long p1, float* dw, float* buf, int* setup) {
+	int v512 = avx512();
+	cgeom g = {x, N, C, H, W, kh, kw, s, pad, Ho, Wo};
+	long K = C * kh * kw, NQ = N * Ho * Wo, kc = k_kc(M, NQ);
+	int* base = setup;
+	unsigned *vki = (unsigned*)setup + kc, *vkj = (unsigned*)setup + 2 * kc;
+	for (long q0 = 0; q0 < NQ; q0 += kc) {
+		long qb = NQ - q0 < kc ? NQ - q0 : kc;
+		pixel_setup(&g, q0, q0 + qb, base, vki, vkj);
+		for (long p = p0; p < p1; p++) {
+			long nv = K - p * NR < NR ? K - p * NR : NR;
+			if (v512) build_trows_avx512(&g, K, p, base, vki, vkj, qb, buf);
+			else build_trows_generic(&g, K, p, base, vki, vkj, qb, buf);
+			for (long i0 = 0; i0 < M; i0 += MR) {
+				long mv = M - i0 < MR ? M - i0 : MR;
+				const float* a = ap + i0 * NQ + q0 * MR;
+				if (v512) kern_avx512(qb, a, buf, dw + i0 * K + p * NR, K, mv, nv, q0 > 0);
+				else kern_generic(qb, a, buf, dw + i0 * K + p * NR, K, mv, nv, q0 > 0);
+			}
+		}
+	}
+}
+
 // k_to_panels copies x [M, N] (row-major, rows of hw = N) or x [N/hw, M, hw]
 // (NCHW) into panels [ceil(N/32)][M][32], rows [r0, r1); columns past N are
 // left as they are (C's columns are independent: they only reach masked-off
@@ -312,6 +400,21 @@ func convPanels(g convGeom, ap, x, c []float32, out panelOut) {
 		C.k_conv_panels(C.long(g.O), fp(ap), fp(x), C.long(g.N), C.long(g.C), C.long(g.H), C.long(g.W),
 			C.long(g.KH), C.long(g.KW), C.long(g.S), C.long(g.P), C.long(g.Ho), C.long(g.Wo), C.long(lo), C.long(hi),
 			fp(c), C.long(out.ldc), C.long(out.hw), C.long(out.img), fp(buf), ip(setup))
+	})
+}
+
+// convDw computes the weight gradient dw [O, C·KH·KW] = dyᵀ·im2col(x)ᵀ of
+// geometry g, dyᵀ [O, N·Ho·Wo] packed by packA, without materialising im2col
+// (k_conv_dw), the 32-column panels of dw split across goroutines.
+func convDw(g convGeom, ap, x, dw []float32) {
+	panels := (g.rows() + gemmPanelNR - 1) / gemmPanelNR
+	kc := int(C.k_kc(C.long(g.O), C.long(g.cols())))
+	parallelFor(panels, 1, 1, func(lo, hi int) {
+		buf := make([]float32, kc*gemmPanelNR)
+		setup := make([]int32, 3*kc)
+		C.k_conv_dw(C.long(g.O), fp(ap), fp(x), C.long(g.N), C.long(g.C), C.long(g.H), C.long(g.W),
+			C.long(g.KH), C.long(g.KW), C.long(g.S), C.long(g.P), C.long(g.Ho), C.long(g.Wo), C.long(lo), C.long(hi),
+			fp(dw), fp(buf), ip(setup))
 	})
 }
 

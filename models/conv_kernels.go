@@ -2,13 +2,11 @@ package models
 
 /*
 #cgo CFLAGS: -O3 -ffast-math
-#cgo LDFLAGS: -lopenblas
-#include <cblas.h>
 #include <string.h>
 
-// Convolution kernels: im2col/col2im around OpenBLAS sgemm, the NCHW⇄CNHW
-// shuffles that let a whole batch go through one GEMM, and the BatchNorm and
-// max-pool loops. target_clones as in kernels.go.
+// Convolution kernels besides the GEMMs of conv_gemm.go: col2im, the
+// NCHW⇄CNHW shuffles that let a whole batch go through one GEMM, and the
+// BatchNorm and max-pool loops. target_clones as in kernels.go.
 
 #define CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 
@@ -20,33 +18,6 @@ static inline void ow_range(long W, long kj, long s, long p, long Wo, long* lo, 
 	*hi = b < 0 ? 0 : b / s + 1;
 	if (*hi > Wo) *hi = Wo;
 	if (*lo > *hi) *lo = *hi;
-}
-
-// im2col of one image x [C,H,W] into col rows (c,ki,kj), columns (oh,ow),
-// row stride ld (the batch's columns are side by side: ld = N·Ho·Wo).
-CLONES static void k_im2col(const float* x, float* col, long ld, long C, long H, long W,
-		long kh, long kw, long s, long p, long Ho, long Wo) {
-	for (long c = 0; c < C; c++)
-	for (long ki = 0; ki < kh; ki++)
-	for (long kj = 0; kj < kw; kj++) {
-		float* row = col + ((c * kh + ki) * kw + kj) * ld;
-		const float* xc = x + c * H * W;
-		long lo, hi;
-		ow_range(W, kj, s, p, Wo, &lo, &hi);
-		for (long oh = 0; oh < Ho; oh++) {
-			long ih = oh * s - p + ki;
-			float* r = row + oh * Wo;
-			if (ih < 0 || ih >= H) { memset(r, 0, Wo * sizeof(float)); continue; }
-			const float* xr = xc + ih * W + (lo * s - p + kj); // input of column lo
-			float* rl = r + lo;
-			long m = hi - lo;
-			for (long ow = 0; ow < lo; ow++) r[ow] = 0;
-			if (s == 1) memcpy(rl, xr, m * sizeof(float));
-			else if (s == 2) for (long i = 0; i < m; i++) rl[i] = xr[2 * i];
-			else for (long i = 0; i < m; i++) rl[i] = xr[i * s];
-			for (long ow = hi; ow < Wo; ow++) r[ow] = 0;
-		}
-	}
 }
 
 // col2im accumulates col (layout of k_im2col) into dx [C,H,W], which it zeroes first.
@@ -198,17 +169,6 @@ type convGeom struct {
 func (g convGeom) rows() int { return g.C * g.KH * g.KW } // K of the GEMMs
 func (g convGeom) cols() int { return g.N * g.Ho * g.Wo } // N·Ho·Wo
 
-// im2col fills col [C·KH·KW, N·Ho·Wo] from x [N,C,H,W].
-func im2col(g convGeom, x, col []float32) {
-	p := g.Ho * g.Wo
-	parallelFor(g.N, 1, 1, func(lo, hi int) {
-		for n := lo; n < hi; n++ {
-			C.k_im2col(fp(x[n*g.C*g.H*g.W:]), fp(col[n*p:]), C.long(g.cols()), C.long(g.C), C.long(g.H), C.long(g.W),
-				C.long(g.KH), C.long(g.KW), C.long(g.S), C.long(g.P), C.long(g.Ho), C.long(g.Wo))
-		}
-	})
-}
-
 // col2im writes dx [N,C,H,W] from col [C·KH·KW, N·Ho·Wo].
 func col2im(g convGeom, col, dx []float32) {
 	p := g.Ho * g.Wo
@@ -225,18 +185,6 @@ func swap01(x, y []float32, a, b, p int) {
 	parallelFor(a, 1, max(1, (1<<16)/max(1, b*p)), func(lo, hi int) {
 		C.k_swap01(fp(x[lo*b*p:]), fp(y[lo*p:]), C.long(hi-lo), C.long(b), C.long(p), C.long(a))
 	})
-}
-
-// sgemm: c = α·op(a)·op(b) + β·c, row-major, op = transpose when ta/tb.
-func sgemm(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	t := func(x bool) C.enum_CBLAS_TRANSPOSE {
-		if x {
-			return C.CblasTrans
-		}
-		return C.CblasNoTrans
-	}
-	C.cblas_sgemm(C.CblasRowMajor, t(ta), t(tb), C.blasint(m), C.blasint(n), C.blasint(k), C.float(alpha),
-		fp(a), C.blasint(lda), fp(b), C.blasint(ldb), C.float(beta), fp(c), C.blasint(ldc))
 }
 
 // chanStats returns per-channel Σx and Σ(x − mean)² of x [N,C,P].

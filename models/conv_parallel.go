@@ -1,29 +1,20 @@
 package models
 
-// #cgo LDFLAGS: -lopenblas
-// int openblas_get_num_threads(void);
-import "C"
-
 import (
 	"runtime"
 	"sync"
 )
 
-// Convolutions use every core by splitting their work — GEMM columns or
-// rows, images of im2col/col2im — across goroutines, each running a
-// single-threaded piece (training/sac.UseBLAS keeps OpenBLAS on one thread:
-// see its comment). This leaves OpenBLAS's process-wide thread count alone:
-// when it runs several threads of its own (OPENBLAS_NUM_THREADS > 1), a GEMM
-// is one call that OpenBLAS threads, never two concurrent threaded calls
-// fighting over the same cores.
+// Convolutions use every core by splitting their work — the GEMMs' panels
+// of 32 columns, the images of col2im, the rows of the shuffles — across
+// goroutines, each running a single-threaded C piece. The convolution GEMMs
+// are this package's own (conv_gemm.go), so OpenBLAS's process-wide thread
+// policy (training/sac.UseBLAS: one thread) neither helps nor hurts them.
 
 // convWorkers is the number of pieces a convolution's work is split into.
 func convWorkers() int {
 	return min(runtime.GOMAXPROCS(0), 8)
 }
-
-// blasThreaded reports whether OpenBLAS threads its own calls.
-func blasThreaded() bool { return C.openblas_get_num_threads() > 1 }
 
 // parallelFor runs f over [0, n) in up to convWorkers() contiguous chunks,
 // each a multiple of align (except the last), and waits for all of them.
@@ -49,31 +40,4 @@ func parallelFor(n, align, minChunk int, f func(lo, hi int)) {
 	}
 	f(0, min(chunk, n))
 	wg.Wait()
-}
-
-// sgemmPar is sgemm with the work split across goroutines along n (the
-// columns of c) or, when n is too narrow, along m (its rows).
-func sgemmPar(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	const minFlops = 4 << 20 // below this a goroutine costs more than it saves
-	if blasThreaded() || 2*m*n*k < 2*minFlops {
-		sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-		return
-	}
-	if n >= 256 {
-		parallelFor(n, 64, 64, func(lo, hi int) {
-			bo := lo // offset of column lo in op(b)
-			if tb {
-				bo = lo * ldb
-			}
-			sgemm(ta, tb, m, hi-lo, k, alpha, a, lda, b[bo:], ldb, beta, c[lo:], ldc)
-		})
-		return
-	}
-	parallelFor(m, 16, 16, func(lo, hi int) {
-		ao := lo * lda // offset of row lo in op(a)
-		if ta {
-			ao = lo
-		}
-		sgemm(ta, tb, hi-lo, n, k, alpha, a[ao:], lda, b, ldb, beta, c[lo*ldc:], ldc)
-	})
 }

@@ -168,6 +168,7 @@ func TestConv2dGradMatchesReference(t *testing.T) {
 		{3, 20, 15, 40, 3, 2, 1},
 		{6, 12, 8, 20, 1, 2, 0},
 		{2, 300, 4, 16, 3, 1, 1},
+		{5, 8, 20, 16, 3, 1, 1}, // 2000 pixels: dw sums two blocks of them
 	}
 	rng := rand.New(rand.NewPCG(21, 22))
 	for _, tc := range cases {
