@@ -59,8 +59,15 @@ func testFollowerConfig(port, dir string, useDegrees bool) FollowerConfig {
 	c.ID = "test_arm"
 	c.UseDegrees = useDegrees
 	c.TorqueOffOnSignal = false // TestSignalDisablesTorque turns it on
+	c.Bus.LatencyTimer = testLatency
 	return c
 }
+
+// testLatency is the packet deadline's constant term in these tests: LeRobot's
+// 50 ms is too short for the emulator's goroutine on a loaded CI machine
+// (go test runs packages in parallel, ffmpeg included); timeouts themselves
+// are tested with silent servos, which then cost a little longer.
+const testLatency = 300 * time.Millisecond
 
 // scriptedOperator is the person at the arm: it answers the prompts and
 // moves the emulated joints like a hand would.
@@ -612,6 +619,7 @@ func TestLeader(t *testing.T) {
 	ctx := context.Background()
 	emu, clk := startEmulator(t)
 	cfg := DefaultLeaderConfig(emu.Path())
+	cfg.Bus.LatencyTimer = testLatency
 	cfg.CalibrationDir = t.TempDir()
 	cfg.UseDegrees = true
 	cfg.TorqueOffOnSignal = false
