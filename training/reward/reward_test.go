@@ -229,7 +229,14 @@ func TestTrainerPlanMatchesTapeMachine(t *testing.T) {
 // TestTrainerFrozenFeaturesPerCamera: batching the cameras through the
 // frozen backbone together gives each camera the features it alone gets.
 func TestTrainerFrozenFeaturesPerCamera(t *testing.T) {
+	for _, v := range []string{models.ResNetBatchNorm, models.ResNetHILSERL} {
+		t.Run(v, func(t *testing.T) { testFrozenFeaturesPerCamera(t, v) })
+	}
+}
+
+func testFrozenFeaturesPerCamera(t *testing.T, variant string) {
 	spec := models.DefaultClassifierSpec("a", "b", "c")
+	spec.Backbone = variant
 	spec.ImageHeight, spec.ImageWidth = 32, 32
 	spec.LatentDim, spec.HiddenDim = 8, 8
 	spec.TrainBackbone = false
