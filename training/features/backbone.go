@@ -83,3 +83,39 @@ func (g *GraphBackbone) Features(dst, images []float32, n int) error {
 	}
 	return nil
 }
+
+// Extractor is a frozen network over normalised images [n, 3, H, W]
+// (models.FeatureExtractor, the ResNet-10).
+type Extractor interface {
+	Extract(images, out []float32) error
+}
+
+// Normalized is a Backbone over an Extractor: images in [0, 1] are
+// normalised per channel, (x − Mean)/Std (ImageNet's statistics,
+// preprocess.ImageNetMean/Std, for helper2424/resnet10 as HIL-SERL feeds
+// it), then run through the network.
+type Normalized struct {
+	Net       Extractor
+	Mean, Std [3]float32
+	buf       []float32
+}
+
+// Features implements Backbone.
+func (b *Normalized) Features(dst, images []float32, n int) error {
+	if n < 1 || len(images)%(3*n) != 0 {
+		return fmt.Errorf("features: %d image values for %d images", len(images), n)
+	}
+	if cap(b.buf) < len(images) {
+		b.buf = make([]float32, len(images))
+	}
+	x, plane := b.buf[:len(images)], len(images)/(3*n)
+	for i := 0; i < 3*n; i++ {
+		c := i % 3
+		m, inv := b.Mean[c], 1/b.Std[c]
+		src, out := images[i*plane:(i+1)*plane], x[i*plane:(i+1)*plane]
+		for j, v := range src {
+			out[j] = (v - m) * inv
+		}
+	}
+	return b.Net.Extract(x, dst)
+}
