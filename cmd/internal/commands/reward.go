@@ -14,6 +14,8 @@ func Reward() *cli.Command {
 	return &cli.Command{
 		Name:  "reward",
 		Usage: "train HIL-SERL's reward classifier (camera frames → success probability)",
+		UsageText: "e2hil reward train --config_path FILE [--set key=value ...]\n\n" +
+			"example: e2hil reward train --config_path configs/reward_classifier/sim_pick_cube_cameras.json --set dataset.root=outputs/pick_demos",
 		Subcommands: []*cli.Command{
 			{
 				Name:  "train",
