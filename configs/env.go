@@ -101,6 +101,19 @@ type ProcessorConfig struct {
 	// MaxGripperPos is how far (gripper units, 0–100) one gripper command of
 	// 0 (close) or 2 (open) moves the gripper per step.
 	MaxGripperPos float64 `json:"max_gripper_pos"`
+	// RewardClassifier, when its pretrained_path is set, judges success from
+	// the cameras with an exported reward classifier (LeRobot's
+	// RewardClassifierProcessorStep).
+	RewardClassifier RewardClassifierProcessorConfig `json:"reward_classifier"`
+}
+
+// RewardClassifierProcessorConfig mirrors LeRobot's reward classifier
+// processor config. PretrainedPath is a classifier.onnx file (written by
+// e2hil reward train) or the directory holding one.
+type RewardClassifierProcessorConfig struct {
+	PretrainedPath   string  `json:"pretrained_path"`
+	SuccessThreshold float64 `json:"success_threshold"`
+	SuccessReward    float64 `json:"success_reward"`
 }
 
 // GripperConfig mirrors LeRobot's GripperConfig.
@@ -168,6 +181,8 @@ func DefaultEnvConfig() EnvConfig {
 				EndEffectorStepSizes: StepSizes{X: 0.02, Y: 0.02, Z: 0.02},
 			},
 			MaxGripperPos: 10,
+			// LeRobot's defaults; off until pretrained_path is set.
+			RewardClassifier: RewardClassifierProcessorConfig{SuccessThreshold: 0.5, SuccessReward: 1},
 		},
 		ImageSize: []int{128, 128},
 		Sim: SimConfig{
@@ -225,6 +240,11 @@ func (c *EnvConfig) validate() Problems {
 	p.check(r.ResetTimeS >= 0, "processor.reset.reset_time_s", "must be ≥ 0, got %g", r.ResetTimeS)
 	if r.ControlTimeS > 0 && c.FPS >= 1 {
 		p.check(c.MaxEpisodeSteps() >= 1, "processor.reset.control_time_s", "gives %d steps at %d fps", c.MaxEpisodeSteps(), c.FPS)
+	}
+	if rc := c.Processor.RewardClassifier; rc.PretrainedPath != "" {
+		p.check(rc.SuccessThreshold >= 0 && rc.SuccessThreshold <= 1, "processor.reward_classifier.success_threshold", "must be in [0, 1], got %g", rc.SuccessThreshold)
+		p.check(!math.IsNaN(rc.SuccessReward) && !math.IsInf(rc.SuccessReward, 0), "processor.reward_classifier.success_reward", "must be finite, got %g", rc.SuccessReward)
+		p.check(len(c.Cameras) > 0, "processor.reward_classifier.pretrained_path", "a reward classifier reads cameras: set env.cameras")
 	}
 	p.check(len(r.FixedResetJointPositions) == 6, "processor.reset.fixed_reset_joint_positions",
 		"must have 6 values (5 joints in degrees + gripper 0–100), got %d", len(r.FixedResetJointPositions))

@@ -253,7 +253,6 @@ var lerobotUnsupported = setOf(
 	"env.features_map", "env.wrapper", "env.teleop", "env.reward_classifier_pretrained_path",
 	"env.max_parallel_tasks", "env.disable_env_checker",
 	"env.processor.control_mode", "env.processor.observation", "env.processor.image_preprocessing",
-	"env.processor.reward_classifier",
 )
 
 func setOf(keys ...string) map[string]bool {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 
+	"github.com/e2hil/e2hil/configs"
 	"github.com/e2hil/e2hil/env"
 	"github.com/e2hil/e2hil/models/onnx"
 	"github.com/e2hil/e2hil/models/preprocess"
@@ -172,4 +174,34 @@ func (e *ClassifierEnv) Close(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// NewEnv builds the environment cfg describes (env.New) and, when
+// env.processor.reward_classifier.pretrained_path is set, wraps it in a
+// ClassifierEnv running that classifier (a classifier.onnx file, or a
+// directory holding one).
+func NewEnv(ctx context.Context, cfg configs.EnvConfig, opts SessionOptions) (env.Env, error) {
+	e, err := env.New(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	rc := cfg.Processor.RewardClassifier
+	if rc.PretrainedPath == "" {
+		return e, nil
+	}
+	path := rc.PretrainedPath
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		path = filepath.Join(path, "classifier.onnx")
+	}
+	c, err := LoadRewardClassifier(path, opts)
+	if err == nil {
+		var ce *ClassifierEnv
+		if ce, err = NewClassifierEnv(e, c, ClassifierReward{SuccessThreshold: rc.SuccessThreshold, SuccessReward: rc.SuccessReward,
+			TerminateOnSuccess: cfg.Processor.Reset.TerminateOnSuccess}); err == nil {
+			return ce, nil
+		}
+		c.Close()
+	}
+	e.Close(ctx)
+	return nil, fmt.Errorf("env.processor.reward_classifier: %w", err)
 }

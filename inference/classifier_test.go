@@ -4,6 +4,8 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -122,5 +124,27 @@ func TestClassifierEnv(t *testing.T) {
 	}
 	if _, err := inference.NewRewardClassifier([]byte("not onnx"), inference.SessionOptions{}); err == nil {
 		t.Error("garbage accepted as a classifier")
+	}
+
+	// From the config: a directory holding classifier.onnx.
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "classifier.onnx"), model, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := configs.DefaultEnvConfig()
+	cfg.Cameras, cfg.ImageSize = []string{"front", "wrist"}, []int{64, 64}
+	cfg.Processor.RewardClassifier.PretrainedPath = dir
+	e, err := inference.NewEnv(ctx, cfg, inference.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.(*inference.ClassifierEnv); !ok {
+		t.Errorf("NewEnv gave %T, want a ClassifierEnv", e)
+	}
+	e.Close(ctx)
+	cfg.Processor.RewardClassifier.PretrainedPath = filepath.Join(dir, "missing.onnx")
+	if _, err := inference.NewEnv(ctx, cfg, inference.SessionOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "env.processor.reward_classifier") || !strings.Contains(err.Error(), "missing.onnx") {
+		t.Errorf("missing classifier: %v", err)
 	}
 }

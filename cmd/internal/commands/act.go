@@ -61,7 +61,7 @@ func Act() *cli.Command {
 			if episodes < 1 {
 				return usagef("act: --episodes must be ≥ 1, got %d", episodes)
 			}
-			e, err := env.New(c.Context, cfg.Env)
+			e, err := inference.NewEnv(c.Context, cfg.Env, inference.SessionOptions{})
 			if err != nil {
 				return err
 			}

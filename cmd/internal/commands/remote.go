@@ -151,7 +151,7 @@ func Actor() *cli.Command {
 
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			e, err := env.New(ctx, cfg.Env)
+			e, err := inference.NewEnv(ctx, cfg.Env, inference.SessionOptions{})
 			if err != nil {
 				return err
 			}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/e2hil/e2hil/env"
+	"github.com/e2hil/e2hil/inference"
 	"github.com/e2hil/e2hil/training"
 	"github.com/urfave/cli/v2"
 )
@@ -44,7 +44,7 @@ func Train() *cli.Command {
 			if c.Bool("resume") {
 				cfg.Resume = true
 			}
-			e, err := env.New(c.Context, cfg.Env)
+			e, err := inference.NewEnv(c.Context, cfg.Env, inference.SessionOptions{})
 			if err != nil {
 				return err
 			}
