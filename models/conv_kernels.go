@@ -192,8 +192,14 @@ func chanStats(x []float32, n, c, p int, sum, sq []float64) {
 	C.k_chan_stats(fp(x), C.long(n), C.long(c), C.long(p), dp(sum), dp(sq))
 }
 
+// elemGrain is the least number of values worth a goroutine in the
+// memory-bound loops below.
+const elemGrain = 1 << 16
+
 func chanAffine(x, y, a, b []float32, n, c, p int) {
-	C.k_chan_affine(fp(x), fp(y), fp(a), fp(b), C.long(n), C.long(c), C.long(p))
+	parallelFor(n, 1, max(1, elemGrain/(c*p)), func(lo, hi int) {
+		C.k_chan_affine(fp(x[lo*c*p:]), fp(y[lo*c*p:]), fp(a), fp(b), C.long(hi-lo), C.long(c), C.long(p))
+	})
 }
 
 func chanDot(x, dy, mean []float32, n, c, p int, sdy, sdyx []float64) {
@@ -201,7 +207,10 @@ func chanDot(x, dy, mean []float32, n, c, p int, sdy, sdyx []float64) {
 }
 
 func bnDx(x, dy, dx, mean, k1, k2, k3 []float32, n, c, p int) {
-	C.k_bn_dx(fp(x), fp(dy), fp(dx), fp(mean), fp(k1), fp(k2), fp(k3), C.long(n), C.long(c), C.long(p))
+	parallelFor(n, 1, max(1, elemGrain/(c*p)), func(lo, hi int) {
+		o := lo * c * p
+		C.k_bn_dx(fp(x[o:]), fp(dy[o:]), fp(dx[o:]), fp(mean), fp(k1), fp(k2), fp(k3), C.long(hi-lo), C.long(c), C.long(p))
+	})
 }
 
 func maxPool(x, y []float32, arg []int32, nc, h, w, k, s, p, ho, wo int) {
@@ -209,21 +218,33 @@ func maxPool(x, y []float32, arg []int32, nc, h, w, k, s, p, ho, wo int) {
 	if arg != nil {
 		a = ip(arg)
 	}
-	C.k_maxpool(fp(x), fp(y), a, C.long(nc), C.long(h), C.long(w), C.long(k), C.long(s), C.long(p), C.long(ho), C.long(wo))
+	parallelFor(nc, 1, max(1, elemGrain/(h*w)), func(lo, hi int) {
+		al := a
+		if arg != nil {
+			al = ip(arg[lo*ho*wo:])
+		}
+		C.k_maxpool(fp(x[lo*h*w:]), fp(y[lo*ho*wo:]), al, C.long(hi-lo), C.long(h), C.long(w), C.long(k), C.long(s), C.long(p), C.long(ho), C.long(wo))
+	})
 }
 
 func maxPoolGrad(dy []float32, arg []int32, dx []float32, nc, hw, p int) {
-	C.k_maxpool_grad(fp(dy), ip(arg), fp(dx), C.long(nc), C.long(hw), C.long(p))
+	parallelFor(nc, 1, max(1, elemGrain/hw), func(lo, hi int) {
+		C.k_maxpool_grad(fp(dy[lo*p:]), ip(arg[lo*p:]), fp(dx[lo*hw:]), C.long(hi-lo), C.long(hw), C.long(p))
+	})
 }
 
 func reluRows(x, y []float32) {
-	if len(x) > 0 {
-		C.k_relu(fp(x), fp(y), C.long(len(x)))
-	}
+	parallelFor(len(x), 16, elemGrain, func(lo, hi int) {
+		if hi > lo {
+			C.k_relu(fp(x[lo:]), fp(y[lo:]), C.long(hi-lo))
+		}
+	})
 }
 
 func reluGradRows(y, dy, dx []float32) {
-	if len(y) > 0 {
-		C.k_relu_grad(fp(y), fp(dy), fp(dx), C.long(len(y)))
-	}
+	parallelFor(len(y), 16, elemGrain, func(lo, hi int) {
+		if hi > lo {
+			C.k_relu_grad(fp(y[lo:]), fp(dy[lo:]), fp(dx[lo:]), C.long(hi-lo))
+		}
+	})
 }

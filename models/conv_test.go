@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -561,5 +562,52 @@ func BenchmarkReLU(b *testing.B) {
 				vm.Reset()
 			}
 		})
+	}
+}
+
+// TestConvOpsSplitMatchesSerial: the work split across goroutines gives the
+// same bits as one goroutine, forward and backward, at sizes above every
+// split threshold.
+func TestConvOpsSplitMatchesSerial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	x, w := randVec(rng, 4*16*40*40), randVec(rng, 16*16*3*3)
+	gamma, beta := randVec(rng, 16), randVec(rng, 16)
+	dyv := randVec(rng, 4*16*20*20)
+	results := func() [][]float32 {
+		g := G.NewGraph()
+		xn := G.NodeFromAny(g, tensor.New(tensor.WithShape(4, 16, 40, 40), tensor.WithBacking(x)), G.WithName("x"))
+		wn := G.NodeFromAny(g, tensor.New(tensor.WithShape(16, 16, 3, 3), tensor.WithBacking(w)), G.WithName("w"))
+		gn := G.NodeFromAny(g, tensor.New(tensor.WithShape(16), tensor.WithBacking(gamma)), G.WithName("g"))
+		bn := G.NodeFromAny(g, tensor.New(tensor.WithShape(16), tensor.WithBacking(beta)), G.WithName("b"))
+		y := G.Must(Conv2d(xn, wn, 1, 1))
+		y = G.Must(BatchNorm2d(y, gn, bn, 1e-5, nil))
+		y = G.Must(MaxPool2d(G.Must(ReLU(y)), 3, 2, 1))
+		dy := G.NodeFromAny(g, tensor.New(tensor.WithShape(y.Shape().Clone()...), tensor.WithBacking(dyv)), G.WithName("dy"))
+		grads, err := G.Backpropagate(G.Nodes{y}, G.Nodes{dy}, G.Nodes{xn, wn, gn, bn})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vm := G.NewTapeMachine(g)
+		defer vm.Close()
+		if err := vm.RunAll(); err != nil {
+			t.Fatal(err)
+		}
+		out := [][]float32{append([]float32(nil), y.Value().Data().([]float32)...)}
+		for _, gr := range grads {
+			out = append(out, append([]float32(nil), gr.Value().Data().([]float32)...))
+		}
+		return out
+	}
+	prev := runtime.GOMAXPROCS(1)
+	serial := results()
+	runtime.GOMAXPROCS(max(2, prev))
+	split := results()
+	runtime.GOMAXPROCS(prev)
+	for i := range serial {
+		for j := range serial[i] {
+			if serial[i][j] != split[i][j] {
+				t.Fatalf("output %d [%d]: %g with one goroutine, %g split", i, j, serial[i][j], split[i][j])
+			}
+		}
 	}
 }
