@@ -170,6 +170,11 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if ls.cameras != nil {
+			if err := ls.cameras.setPolicyFeatures(policy, obs); err != nil {
+				return nil, err
+			}
+		}
 		a, err := policy.Sample(obs.State, rng)
 		if err != nil {
 			return nil, err
@@ -198,11 +203,17 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 				return nil, fmt.Errorf("training: intervention with %d action values, want %d", len(step.ExecutedAction), len(action))
 			}
 			tr.Action, tr.Human = step.ExecutedAction[:nStored], true
-			if err := offline.Add(tr); err != nil {
-				return nil, err
+			if ls.cameras == nil {
+				if err := offline.Add(tr); err != nil {
+					return nil, err
+				}
 			}
 		}
-		if err := online.Add(tr); err != nil {
+		if ls.cameras != nil {
+			if err := ls.cameras.add(tr, obs, step.Observation); err != nil {
+				return nil, err
+			}
+		} else if err := online.Add(tr); err != nil {
 			return nil, err
 		}
 		obs = step.Observation

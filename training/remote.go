@@ -83,6 +83,9 @@ func Serve(ctx context.Context, cfg configs.TrainConfig, opts ServeOptions) (*Se
 	if err != nil {
 		return nil, err
 	}
+	if ls.cameras != nil {
+		return nil, fmt.Errorf("training: the gRPC learner does not carry camera frames yet; train with cameras in-process (e2hil train)")
+	}
 	spec, learner, online, offline, sampler := ls.spec, ls.learner, ls.online, ls.offline, ls.sampler
 	nStored := spec.ActionDim + min(spec.NumDiscrete, 1)
 	if opts.CheckpointDir == "" {

@@ -19,7 +19,9 @@ type learnerSetup struct {
 	spec            models.SACSpec
 	learner         *sac.Learner
 	online, offline *replay.Buffer
-	sampler         replay.Mix
+	sampler         sac.Sampler
+	// cameras is the image path (nil: state only).
+	cameras *cameraPath
 }
 
 // newLearnerSetup checks the config against the env spec, loads
@@ -51,6 +53,10 @@ func newLearnerSetup(cfg configs.TrainConfig, es env.Spec, extra []replay.Transi
 	if err := applyNormalization(&spec, cfg.Policy, es, dsStats); err != nil {
 		return nil, err
 	}
+	cameras, err := newCameraPath(cfg, es, &spec)
+	if err != nil {
+		return nil, err
+	}
 	learner, err := sac.New(cfg.Policy, spec, cfg.BatchSize, uint64(cfg.Seed))
 	if err != nil {
 		return nil, err
@@ -58,11 +64,17 @@ func newLearnerSetup(cfg configs.TrainConfig, es env.Spec, extra []replay.Transi
 	// Stored actions: the continuous part, plus the gripper index when a
 	// discrete critic learns it.
 	nStored := spec.ActionDim + min(spec.NumDiscrete, 1)
-	online, err := replay.New(cfg.Policy.OnlineBufferCapacity, spec.StateDim, nStored)
+	newBuffer := func(capacity int) (*replay.Buffer, error) {
+		if cameras != nil {
+			return replay.NewWithObservations(capacity, spec.StateDim, nStored, cameras.observations(cfg.Policy))
+		}
+		return replay.New(capacity, spec.StateDim, nStored)
+	}
+	online, err := newBuffer(cfg.Policy.OnlineBufferCapacity)
 	if err != nil {
 		return nil, err
 	}
-	offline, err := replay.New(cfg.Policy.OfflineBufferCapacity, spec.StateDim, nStored)
+	offline, err := newBuffer(cfg.Policy.OfflineBufferCapacity)
 	if err != nil {
 		return nil, err
 	}
@@ -76,6 +88,12 @@ func newLearnerSetup(cfg configs.TrainConfig, es env.Spec, extra []replay.Transi
 			return nil, fmt.Errorf("training: offline transition %d: %w", i, err)
 		}
 	}
-	return &learnerSetup{spec: spec, learner: learner, online: online, offline: offline,
-		sampler: replay.Mix{Online: online, Offline: offline}}, nil
+	ls := &learnerSetup{spec: spec, learner: learner, online: online, offline: offline,
+		sampler: replay.Mix{Online: online, Offline: offline}, cameras: cameras}
+	if cameras != nil {
+		if ls.sampler, err = cameras.attach(cfg, online, offline, replay.Mix{Online: online, Offline: offline}); err != nil {
+			return nil, err
+		}
+	}
+	return ls, nil
 }

@@ -3,6 +3,7 @@ package features
 import (
 	"bytes"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 
 	"github.com/e2hil/e2hil/training/replay"
@@ -24,7 +25,7 @@ type Writer struct {
 	shift    bool
 	copies   int
 	format   replay.Format
-	rng      *rand.Rand
+	seed     uint64
 	prev     [][]uint8 // images of the last next observation
 	hasPrev  bool
 	img      []float32
@@ -33,7 +34,9 @@ type Writer struct {
 }
 
 // NewWriter writes to buf, whose camera sizes must match cams. backbone may
-// be nil for an Images buffer. seed fixes the DrQ shifts.
+// be nil for an Images buffer. The DrQ shifts of an image are drawn from
+// (seed, a hash of its pixels), so they do not depend on what was written
+// before: a run resumed from a checkpoint caches the same copies.
 func NewWriter(buf *replay.Buffer, backbone Backbone, cams []Camera, shift bool, seed uint64) (*Writer, error) {
 	oc := buf.Observations()
 	if oc == nil {
@@ -43,7 +46,7 @@ func NewWriter(buf *replay.Buffer, backbone Backbone, cams []Camera, shift bool,
 		return nil, fmt.Errorf("features: the buffer has %d cameras, the writer %d", len(oc.Sizes), len(cams))
 	}
 	w := &Writer{buf: buf, backbone: backbone, cams: cams, shift: shift, copies: oc.Copies, format: oc.Format,
-		rng: rand.New(rand.NewPCG(seed, 0xd49)), prev: make([][]uint8, len(cams))}
+		seed: seed, prev: make([][]uint8, len(cams))}
 	for i, c := range cams {
 		want := c.FeatureSize
 		if oc.Format == replay.Images {
@@ -120,10 +123,16 @@ func (w *Writer) Add(t replay.Transition, obs, next [][]uint8) error {
 func (w *Writer) encode(dst [][]float32, images [][]uint8) error {
 	for c, cam := range w.cams {
 		n := cam.ImageSize()
+		var rng *rand.Rand
+		if w.shift {
+			h := fnv.New64a()
+			h.Write(images[c])
+			rng = rand.New(rand.NewPCG(w.seed, h.Sum64()))
+		}
 		for k := 0; k < w.copies; k++ {
 			var s Shift
 			if w.shift {
-				s = RandomShift(w.rng)
+				s = RandomShift(rng)
 			}
 			if err := ToCHW(w.img[k*n:(k+1)*n], images[c], cam.Height, cam.Width, s); err != nil {
 				return err
