@@ -3,13 +3,13 @@
 trunk of ../../../shared/bench on N=32 images 3x128x128, eval forward and train
 forward+backward, and each distinct convolution alone, at 1 and 2 threads.
 
-    /usr/bin/python3 models/testdata/resnet10_bench_torch.py [--reps R] [--threads 1,2] [--only SUBSTR]
+    /usr/bin/python3 models/testdata/resnet10_bench_torch.py [--reps R] [--threads 1,2] [--only REGEXP] [--stat min]
 
 Prints one line per case: name, then at each thread count the median wall ms
 and the median CPU ms (all threads: at 1 thread, the wall time on an idle core,
 which a shared machine's wall time is not).
 """
-import argparse, statistics, time
+import argparse, re, statistics, time
 
 import torch
 import torch.nn as nn
@@ -51,8 +51,8 @@ def trunk():
                          Block(64, 64, 1), Block(64, 128, 2), Block(128, 256, 2), Block(256, 512, 2))
 
 
-def median_ms(fn, reps, warm=2):
-    """Median wall ms and median CPU ms (all threads) of fn."""
+def time_ms(fn, reps, stat, warm=2):
+    """Wall ms and CPU ms (all threads) of fn: median or min over reps."""
     for _ in range(warm):
         fn()
     ts, cs = [], []
@@ -61,7 +61,8 @@ def median_ms(fn, reps, warm=2):
         fn()
         ts.append((time.perf_counter() - t) * 1e3)
         cs.append((time.process_time() - c) * 1e3)
-    return statistics.median(ts), statistics.median(cs)
+    agg = min if stat == "min" else statistics.median
+    return agg(ts), agg(cs)
 
 
 def cases():
@@ -103,14 +104,16 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=10)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", default="", help="a regular expression the case name must match")
+    ap.add_argument("--stat", default="median", choices=["median", "min"],
+                    help="min is steadier than the median on a shared, overloaded machine")
     a = ap.parse_args()
     threads = [int(t) for t in a.threads.split(",")]
     for name, fn in cases():
-        if a.only not in name:
+        if not re.search(a.only, name):
             continue
         ms = []
         for t in threads:
             torch.set_num_threads(t)
-            ms.append(median_ms(fn, a.reps))
+            ms.append(time_ms(fn, a.reps, a.stat))
         print(f"{name:45s} " + " ".join(f"{t}T {m:8.2f} ms {c:8.2f} cpu-ms" for t, (m, c) in zip(threads, ms)), flush=True)
