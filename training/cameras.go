@@ -25,6 +25,10 @@ type cameraPath struct {
 	online, offline *features.Writer
 	img             []float32
 	feat            [][]float32
+	// net and params: the frozen ResNet-10, saved with checkpoints for the
+	// ONNX export.
+	net    models.ResNet10
+	params *models.Params
 }
 
 // backbonePrefix names the frozen ResNet-10's parameters in its own store.
@@ -50,7 +54,7 @@ func newCameraPath(cfg configs.TrainConfig, es env.Spec, spec *models.SACSpec) (
 	} else if err := r.AddParams(p, rand.New(rand.NewPCG(uint64(cfg.Seed), 0xbb))); err != nil {
 		return nil, err // a frozen random backbone: no pretrained weights named
 	}
-	cp := &cameraPath{}
+	cp := &cameraPath{net: r, params: p}
 	norm := func(e features.Extractor) *features.Normalized {
 		n := &features.Normalized{Net: e}
 		copy(n.Mean[:], preprocess.ImageNetMean)

@@ -144,9 +144,11 @@ func run(ctx context.Context, e env.Env, cfg configs.TrainConfig, opts Options, 
 		if !opts.SkipBuffers {
 			st.Buffers = map[string]replay.Snapshot{"online": online.Snapshot(), "offline": offline.Snapshot()}
 		}
-		if err := checkpoint.Save(opts.CheckpointDir, &checkpoint.Checkpoint{
-			Spec: spec, Params: learner.Param, LogAlpha: learner.LogAlpha, Config: cfg, State: st,
-		}); err != nil {
+		c := &checkpoint.Checkpoint{Spec: spec, Params: learner.Param, LogAlpha: learner.LogAlpha, Config: cfg, State: st}
+		if ls.cameras != nil {
+			c.Backbone, c.BackboneParams = &ls.cameras.net, ls.cameras.params
+		}
+		if err := checkpoint.Save(opts.CheckpointDir, c); err != nil {
 			return err
 		}
 		if h.onSave != nil {

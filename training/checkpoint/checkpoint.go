@@ -6,6 +6,8 @@
 //	training_state.json   step counters, random streams, optimiser steps
 //	optimizer.safetensors Adam moments (for --resume)
 //	buffers.safetensors   replay buffers (optional, for an exact --resume)
+//	backbone.safetensors  the frozen ResNet-10 of a policy with cameras
+//	                      (metadata: prefix, variant), for the export
 //
 // A checkpoint is written into a temporary sibling directory, fsynced, and
 // renamed into place, so a crash leaves either the old or the new one.
@@ -15,8 +17,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -36,6 +40,7 @@ const (
 	StateFile     = "training_state.json"
 	OptimizerFile = "optimizer.safetensors"
 	BuffersFile   = "buffers.safetensors"
+	BackboneFile  = "backbone.safetensors"
 )
 
 // State holds the counters a run resumes from.
@@ -60,6 +65,10 @@ type Checkpoint struct {
 	LogAlpha float64
 	Config   configs.TrainConfig
 	State    State
+	// Backbone is the frozen image backbone of a policy with cameras (nil
+	// without cameras); BackboneParams its weights.
+	Backbone       *models.ResNet10
+	BackboneParams *models.Params
 }
 
 // Save writes c to dir, replacing any checkpoint there.
@@ -81,6 +90,16 @@ func Save(dir string, c *Checkpoint) error {
 	tensors = append(tensors, safetensors.Tensor{Name: "log_alpha", Shape: []int{1}, Data: []float32{float32(c.LogAlpha)}})
 	if err := safetensors.WriteFile(filepath.Join(tmp, ModelFile), tensors, map[string]string{"format": "e2hil"}); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
+	}
+	if c.Backbone != nil {
+		var bt []safetensors.Tensor
+		for _, name := range c.BackboneParams.Names() {
+			bt = append(bt, safetensors.Tensor{Name: name, Shape: c.BackboneParams.Get(name).Shape().Clone(), Data: c.BackboneParams.Data(name)})
+		}
+		meta := map[string]string{"format": "e2hil", "prefix": c.Backbone.Prefix, "variant": c.Backbone.Variant}
+		if err := safetensors.WriteFile(filepath.Join(tmp, BackboneFile), bt, meta); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
+		}
 	}
 	if l := c.State.Learner; l != nil {
 		if err := writeColumns(filepath.Join(tmp, OptimizerFile), l.Moments); err != nil {
@@ -170,6 +189,11 @@ func Load(dir string) (*Checkpoint, error) {
 	if err := c.Params.Load(values); err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
 	}
+	if len(c.Spec.Cameras) > 0 {
+		if err := c.loadBackbone(dir); err != nil {
+			return nil, err
+		}
+	}
 	if l := c.State.Learner; l != nil {
 		if l.Moments, err = readColumns(filepath.Join(dir, OptimizerFile)); err != nil {
 			return nil, fmt.Errorf("checkpoint %s: %w", dir, err)
@@ -191,6 +215,41 @@ func Load(dir string) (*Checkpoint, error) {
 		}
 	}
 	return c, nil
+}
+
+// loadBackbone reads backbone.safetensors and checks it against the
+// policy's cameras.
+func (c *Checkpoint) loadBackbone(dir string) error {
+	path := filepath.Join(dir, BackboneFile)
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("checkpoint %s: the policy has cameras: %w", dir, err)
+	}
+	r := &models.ResNet10{Prefix: f.Metadata["prefix"], Variant: f.Metadata["variant"]}
+	if err := r.Validate(); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	want := models.NewParams() // the names and shapes
+	if err := r.AddParams(want, rand.New(rand.NewPCG(0, 0))); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	p := models.NewParams()
+	for _, name := range want.Names() {
+		t, ok := f.Tensors[name]
+		if !ok {
+			return fmt.Errorf("checkpoint %s: tensor %q missing", path, name)
+		}
+		shape := want.Get(name).Shape()
+		if !slices.Equal(t.Shape, []int(shape)) {
+			return fmt.Errorf("checkpoint %s: tensor %q has shape %v, want %v", path, name, t.Shape, shape)
+		}
+		copy(p.Add(name, shape...).Data().([]float32), t.Data)
+	}
+	if len(f.Tensors) != len(want.Names()) {
+		return fmt.Errorf("checkpoint %s: %d tensors, a ResNet-10 (%s) has %d", path, len(f.Tensors), r.Variant, len(want.Names()))
+	}
+	c.Backbone, c.BackboneParams = r, p
+	return nil
 }
 
 // writeColumns stores named float32 vectors as 1-D safetensors tensors.

@@ -21,7 +21,7 @@ func configFlags() []cli.Flag {
 		},
 		&cli.StringSliceFlag{
 			Name:  "set",
-			Usage: "override a config value by its dotted JSON path, e.g. --set policy.online_steps=2000 (repeatable)",
+			Usage: "override a config value by its dotted JSON path, e.g. --set policy.online_steps=2000 or --set 'env.image_size=[64, 64]' (repeatable)",
 		},
 	}
 }
@@ -45,6 +45,9 @@ func NewApp(name, usage string, cmds ...*cli.Command) *cli.App {
 		Commands: cmds, HideHelpCommand: true,
 		Writer: os.Stdout, ErrWriter: os.Stderr,
 		ExitErrHandler: func(*cli.Context, error) {}, // Main prints errors once
+		// One --set is one value, commas included (JSON lists and objects:
+		// --set 'env.cameras=["front", "wrist"]').
+		DisableSliceFlagSeparator: true,
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"github.com/e2hil/e2hil/internal/atomicfile"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/models/onnx"
+	"github.com/e2hil/e2hil/models/preprocess"
 	"github.com/e2hil/e2hil/training/checkpoint"
 	"github.com/urfave/cli/v2"
 )
@@ -23,8 +24,10 @@ func ExportONNX() *cli.Command {
 			"example: e2hil export-onnx --checkpoint outputs/train/sim_touch_cube/checkpoints/last --out policy.onnx",
 		Description: "Writes the deterministic policy: input observation.state [batch, S] (raw; the MIN_MAX or\n" +
 			"MEAN_STD normalisation is inside the model), output action [batch, A] = tanh(mean), and with a\n" +
-			"gripper critic output gripper [batch] (int64 argmax: 0 close, 1 stay, 2 open). metadata_props\n" +
-			"carry the normalisation stats, feature names, fps, action bounds and versions.",
+			"gripper critic output gripper [batch] (int64 argmax: 0 close, 1 stay, 2 open). A policy with\n" +
+			"cameras also takes one input per camera, observation.images.NAME [batch, 3, H, W] in [0, 1], and\n" +
+			"carries its frozen ResNet-10 (the checkpoint's backbone.safetensors). metadata_props carry the\n" +
+			"normalisation stats, feature names, image sizes, fps, action bounds and versions.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "checkpoint", Usage: "checkpoint directory written by e2hil train", Required: true},
 			&cli.StringFlag{Name: "out", Usage: "output .onnx file, or a directory (then DIR/policy.onnx)", Required: true},
@@ -50,9 +53,13 @@ func exportPolicy(ckpt, dst string, w io.Writer) (string, error) {
 	if !strings.HasSuffix(dst, ".onnx") {
 		dst = filepath.Join(dst, "policy.onnx")
 	}
-	model, err := c.Spec.ExportPolicy(c.Params, models.PolicyExportInfo{
-		FPS: c.Config.Env.FPS, ActionLow: c.Spec.ActionLow(), ActionHigh: c.Spec.ActionHigh(),
-	})
+	info := models.PolicyExportInfo{FPS: c.Config.Env.FPS, ActionLow: c.Spec.ActionLow(), ActionHigh: c.Spec.ActionHigh()}
+	var model []byte
+	if len(c.Spec.Cameras) > 0 {
+		model, err = exportImagePolicy(c, info)
+	} else {
+		model, err = c.Spec.ExportPolicy(c.Params, info)
+	}
 	if err != nil {
 		return "", err
 	}
@@ -76,6 +83,26 @@ func exportPolicy(ckpt, dst string, w io.Writer) (string, error) {
 	}
 	fmt.Fprintf(w, "  state normalisation %s; metadata: %d entries\n", c.Spec.StateNormalizationMode(), len(meta))
 	return dst, nil
+}
+
+// exportImagePolicy exports a policy with cameras with the checkpoint's
+// frozen backbone; images are normalised in the graph as the trainer does
+// (ImageNet statistics on [0, 1] pixels).
+func exportImagePolicy(c *checkpoint.Checkpoint, info models.PolicyExportInfo) ([]byte, error) {
+	feats := c.Config.Policy.InputFeatures.Images()
+	if len(feats) != len(c.Spec.Cameras) {
+		return nil, fmt.Errorf("checkpoint: %d camera inputs in %s, %d in %s", len(feats), checkpoint.ConfigFile, len(c.Spec.Cameras), checkpoint.SpecFile)
+	}
+	cams := make([]models.PolicyCamera, len(feats))
+	for i, f := range feats {
+		if len(f.Shape) != 3 {
+			return nil, fmt.Errorf("checkpoint: policy.input_features.%s: shape %v, want [3, H, W]", f.Name, f.Shape)
+		}
+		cams[i] = models.PolicyCamera{Key: f.Name, Height: f.Shape[1], Width: f.Shape[2]}
+		copy(cams[i].Mean[:], preprocess.ImageNetMean)
+		copy(cams[i].Std[:], preprocess.ImageNetStd)
+	}
+	return c.Spec.ExportImagePolicy(c.Params, *c.Backbone, c.BackboneParams, cams, info)
 }
 
 func dimsString(d []int64) string {
