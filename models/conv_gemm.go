@@ -363,6 +363,25 @@ func packA(ap *[]float32, a []float32, lda int, ta bool, m, k int) []float32 {
 	return buf
 }
 
+// packARows is packA with the blocks of 8 rows split across goroutines
+// (worth it from about 256×256).
+func packARows(ap *[]float32, a []float32, lda int, ta bool, m, k int) []float32 {
+	buf := grow(ap, (m+7)/8*8*k)
+	t := C.int(0)
+	if ta {
+		t = 1
+	}
+	parallelFor((m+7)/8, 1, max(1, 4096/max(1, k)), func(lo, hi int) {
+		i0, rows := lo*8, min(hi*8, m)-lo*8
+		src := a[i0*lda:]
+		if ta {
+			src = a[i0:]
+		}
+		C.k_pack_a(fp(src), C.long(lda), t, C.long(rows), C.long(k), fp(buf[i0*k:]))
+	})
+	return buf
+}
+
 // panelOut says where gemmPanels writes column q of C: row i at
 // c[(q/hw)·img + q%hw + i·ldc]. rowMajor(n) is the plain C [m, n]; nchw the
 // output [N, m, hw] of a convolution (hw a multiple of 32).
@@ -379,12 +398,24 @@ func gemmPanels(m, n, k int, ap, bp, c []float32, out panelOut, acc bool) {
 	if acc {
 		a = 1
 	}
-	panels := (n + gemmPanelNR - 1) / gemmPanelNR
-	grain := max(1, (1<<21)/max(1, 2*m*k*gemmPanelNR)) // ≥ 2 MFLOP per goroutine
-	parallelFor(panels, 1, grain, func(lo, hi int) {
+	parallelFor((n+gemmPanelNR-1)/gemmPanelNR, 1, gemmGrain(m, k), func(lo, hi int) {
 		C.k_gemm_panels(C.long(m), C.long(n), C.long(k), fp(ap), fp(bp), C.long(lo), C.long(hi),
 			fp(c), C.long(out.ldc), C.long(out.hw), C.long(out.img), a)
 	})
+}
+
+// gemmGrain is the number of 32-column panels of an [m, k] × [k, ·]
+// product worth a goroutine (≥ 2 MFLOP).
+func gemmGrain(m, k int) int { return max(1, (1<<21)/max(1, 2*m*k*gemmPanelNR)) }
+
+// gemmPanelRange is gemmPanels on panels [lo, hi) in the calling goroutine.
+func gemmPanelRange(m, n, k int, ap, bp, c []float32, out panelOut, acc bool, lo, hi int) {
+	a := C.int(0)
+	if acc {
+		a = 1
+	}
+	C.k_gemm_panels(C.long(m), C.long(n), C.long(k), fp(ap), fp(bp), C.long(lo), C.long(hi),
+		fp(c), C.long(out.ldc), C.long(out.hw), C.long(out.img), a)
 }
 
 // convPanels computes the convolution y = w·im2col(x) for geometry g, w

@@ -2,7 +2,11 @@
 // update rules so hyperparameters carry over from LeRobot configs.
 package optim
 
-import "math"
+import (
+	"math"
+	"runtime"
+	"sync"
+)
 
 // Adam is torch.optim.Adam (no weight decay, no amsgrad) over float32
 // parameter slices, updated in place.
@@ -32,13 +36,45 @@ func (a *Adam) Update(grads [][]float32) {
 	bc1 := 1 - math.Pow(a.Beta1, float64(a.Step))
 	bc2 := math.Sqrt(1 - math.Pow(a.Beta2, float64(a.Step)))
 	stepSize := a.LR / bc1
+	total := 0
 	for i, p := range a.params {
 		if len(grads[i]) != len(p) {
 			panic("optim: Adam.Update: gradient and parameter sizes differ")
 		}
-		adamKernel(p, grads[i], a.M[i], a.V[i], float32(a.Beta1), float32(a.Beta2), float32(stepSize), float32(bc2), float32(a.Eps))
+		total += len(p)
 	}
+	// The update is elementwise: the flattened parameters are cut into one
+	// contiguous range per core (the same result as one pass).
+	step := func(lo, hi int) {
+		off := 0
+		for i, p := range a.params {
+			s, e := max(lo-off, 0), min(hi-off, len(p))
+			if s < e {
+				adamKernel(p[s:e], grads[i][s:e], a.M[i][s:e], a.V[i][s:e], float32(a.Beta1), float32(a.Beta2), float32(stepSize), float32(bc2), float32(a.Eps))
+			}
+			off += len(p)
+		}
+	}
+	w := min(runtime.GOMAXPROCS(0), 4, total/adamMinChunk)
+	if w <= 1 {
+		step(0, total)
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (total + w - 1) / w
+	for lo := chunk; lo < total; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			step(lo, hi)
+		}(lo, min(lo+chunk, total))
+	}
+	step(0, chunk)
+	wg.Wait()
 }
+
+// adamMinChunk is the fewest parameters worth a goroutine of Adam.
+const adamMinChunk = 1 << 15
 
 // ClipGradNorm scales grads in place so their global L2 norm is at most
 // maxNorm (torch.nn.utils.clip_grad_norm_: coefficient maxNorm/(norm+1e-6),

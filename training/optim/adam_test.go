@@ -2,6 +2,7 @@ package optim
 
 import (
 	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -54,6 +55,40 @@ func TestClipGradNorm(t *testing.T) {
 				if math.Abs(float64(tc.g[a][b]-tc.want[a][b])) > 1e-5 {
 					t.Errorf("case %d: grads %v, want %v", i, tc.g, tc.want)
 				}
+			}
+		}
+	}
+}
+
+// Parameters split across goroutines (ranges crossing tensor boundaries)
+// update bit for bit as one serial pass of the kernel.
+func TestAdamSplitMatchesSerial(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	sizes := []int{7, adamMinChunk + 5, 3, 2*adamMinChunk - 1, 1000}
+	var params, grads, ref [][]float32
+	for _, n := range sizes {
+		p, g := make([]float32, n), make([]float32, n)
+		for i := range p {
+			p[i], g[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+		}
+		params, grads, ref = append(params, p), append(grads, g), append(ref, append([]float32(nil), p...))
+	}
+	a := NewAdam(1e-3, params)
+	m, v := make([][]float32, len(sizes)), make([][]float32, len(sizes))
+	for i, n := range sizes {
+		m[i], v[i] = make([]float32, n), make([]float32, n)
+	}
+	for step := 1; step <= 3; step++ {
+		a.Update(grads)
+		bc1, bc2 := 1-math.Pow(0.9, float64(step)), math.Sqrt(1-math.Pow(0.999, float64(step)))
+		for i := range sizes {
+			adamKernel(ref[i], grads[i], m[i], v[i], 0.9, 0.999, float32(1e-3/bc1), float32(bc2), 1e-8)
+		}
+	}
+	for i := range sizes {
+		for j := range ref[i] {
+			if params[i][j] != ref[i][j] || a.M[i][j] != m[i][j] || a.V[i][j] != v[i][j] {
+				t.Fatalf("tensor %d element %d: split %v, serial %v", i, j, params[i][j], ref[i][j])
 			}
 		}
 	}
