@@ -373,9 +373,11 @@ func packARows(ap *[]float32, a []float32, lda int, ta bool, m, k int) []float32
 	}
 	parallelFor((m+7)/8, 1, max(1, 4096/max(1, k)), func(lo, hi int) {
 		i0, rows := lo*8, min(hi*8, m)-lo*8
-		src := a[i0*lda:]
-		if ta {
+		var src []float32
+		if ta { // op(a) row i is column i of a
 			src = a[i0:]
+		} else {
+			src = a[i0*lda:]
 		}
 		C.k_pack_a(fp(src), C.long(lda), t, C.long(rows), C.long(k), fp(buf[i0*k:]))
 	})

@@ -24,6 +24,8 @@ func TestSgemm(t *testing.T) {
 		{256, 4096, 64, 0, true, false, false},
 		{1001, 64, 64, 3, false, true, false}, // A packed by two goroutines, a partial last block
 		{1001, 40, 64, 2, true, false, true},
+		{771, 256, 256, 0, true, false, false}, // dW of a Linear(771 → 256): a is [256, 771]
+		{1001, 33, 16, 0, true, true, false},   // A's second half starts past len(a) as a row offset
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, tc := range cases {
