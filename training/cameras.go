@@ -1,15 +1,21 @@
 package training
 
 import (
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
 
 	"github.com/e2hil/e2hil/configs"
 	"github.com/e2hil/e2hil/env"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/models/preprocess"
+	"github.com/e2hil/e2hil/models/safetensors"
 	"github.com/e2hil/e2hil/training/features"
 	"github.com/e2hil/e2hil/training/replay"
+	"github.com/e2hil/e2hil/training/reward"
 	"github.com/e2hil/e2hil/training/sac"
 )
 
@@ -46,7 +52,12 @@ func newCameraPath(cfg configs.TrainConfig, es env.Spec, spec *models.SACSpec) (
 	}
 	r := models.ResNet10{Prefix: backbonePrefix}
 	p := models.NewParams()
-	if name := cfg.Policy.VisionEncoderName; name != nil {
+	if name := cfg.Policy.VisionEncoderName; name != nil && isClassifierCheckpoint(*name) {
+		var err error
+		if r, err = loadClassifierBackbone(*name, p); err != nil {
+			return nil, fmt.Errorf("training: policy.vision_encoder_name: %w", err)
+		}
+	} else if name != nil {
 		r.Variant = models.ResNetHILSERL
 		if err := models.LoadPretrainedResNet10(*name, r, p); err != nil {
 			return nil, fmt.Errorf("training: policy.vision_encoder_name: %w", err)
@@ -99,6 +110,62 @@ func newCameraPath(cfg configs.TrainConfig, es env.Spec, spec *models.SACSpec) (
 	}
 	cp.img = make([]float32, 3*h*w)
 	return cp, nil
+}
+
+// isClassifierCheckpoint tells a reward-classifier checkpoint directory
+// (e2hil reward train) from a helper2424/resnet10 one.
+func isClassifierCheckpoint(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, reward.CheckpointSpec))
+	return err == nil
+}
+
+// loadClassifierBackbone copies the ResNet-10 of a reward-classifier
+// checkpoint (the user's own frames trained it) into p under
+// backbonePrefix, as the policy's frozen encoder.
+func loadClassifierBackbone(dir string, p *models.Params) (models.ResNet10, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, reward.CheckpointSpec))
+	if err != nil {
+		return models.ResNet10{}, err
+	}
+	var cs models.ClassifierSpec
+	if err := json.Unmarshal(raw, &cs); err != nil {
+		return models.ResNet10{}, fmt.Errorf("%s: %w", filepath.Join(dir, reward.CheckpointSpec), err)
+	}
+	for k := range 3 {
+		if cs.ImageMean[k] != preprocess.ImageNetMean[k] || cs.ImageStd[k] != preprocess.ImageNetStd[k] {
+			return models.ResNet10{}, fmt.Errorf("%s: image_mean %v / image_std %v: the policy's encoder normalises with ImageNet's", dir, cs.ImageMean, cs.ImageStd)
+		}
+	}
+	src := cs.ResNet()
+	r := models.ResNet10{Prefix: backbonePrefix, Variant: src.Variant}
+	if err := r.AddParams(p, rand.New(rand.NewPCG(0, 0))); err != nil {
+		return r, err
+	}
+	f, err := safetensors.ReadFile(filepath.Join(dir, reward.CheckpointModel))
+	if err != nil {
+		return r, err
+	}
+	names := models.NewParams() // the classifier's backbone names, in walk order
+	if err := src.AddParams(names, rand.New(rand.NewPCG(0, 0))); err != nil {
+		return r, err
+	}
+	srcNames := src.ParamNames(names, false)
+	dstNames := r.ParamNames(p, false)
+	if len(srcNames) != len(dstNames) {
+		return r, fmt.Errorf("%s: %d backbone tensors, want %d", dir, len(srcNames), len(dstNames))
+	}
+	for i, sn := range srcNames {
+		t, ok := f.Tensors[sn]
+		if !ok {
+			return r, fmt.Errorf("%s: %s lacks %s", dir, reward.CheckpointModel, sn)
+		}
+		dst := p.Get(dstNames[i])
+		if !slices.Equal(t.Shape, []int(dst.Shape())) {
+			return r, fmt.Errorf("%s: %s has shape %v, want %v", dir, sn, t.Shape, dst.Shape())
+		}
+		copy(p.Data(dstNames[i]), t.Data)
+	}
+	return r, nil
 }
 
 // observations is the buffers' camera storage.

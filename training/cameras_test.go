@@ -2,15 +2,21 @@ package training
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/e2hil/e2hil/configs"
 	"github.com/e2hil/e2hil/env"
 	"github.com/e2hil/e2hil/models"
+	"github.com/e2hil/e2hil/models/safetensors"
 	"github.com/e2hil/e2hil/training/checkpoint"
+	"github.com/e2hil/e2hil/training/reward"
 	"github.com/e2hil/e2hil/training/sac"
 )
 
@@ -109,5 +115,66 @@ func TestResumeFromPixels(t *testing.T) {
 		if w := want[saved.Updates+i]; got[i] != w {
 			t.Fatalf("update %d after resume:\n got  %+v\n want %+v", i+1, got[i], w)
 		}
+	}
+}
+
+// policy.vision_encoder_name may name a reward-classifier checkpoint: its
+// trained ResNet-10 (BatchNorm variant) becomes the policy's frozen encoder,
+// saved with the policy's checkpoints for the export.
+func TestClassifierBackboneAsEncoder(t *testing.T) {
+	spec := models.DefaultClassifierSpec("observation.images.front", "observation.images.wrist")
+	spec.ImageHeight, spec.ImageWidth = 32, 32
+	cp, err := spec.NewParams(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	var ts []safetensors.Tensor
+	for _, n := range cp.Names() {
+		ts = append(ts, safetensors.Tensor{Name: n, Shape: []int(cp.Get(n).Shape()), Data: cp.Data(n)})
+	}
+	if err := safetensors.WriteFile(filepath.Join(dir, reward.CheckpointModel), ts, nil); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(spec)
+	if err := os.WriteFile(filepath.Join(dir, reward.CheckpointSpec), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cfg := pixelConfig(t, "policy.vision_encoder_name="+strconv.Quote(dir))
+	e, err := env.NewSim(ctx, cfg.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(ctx, e, cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := checkpoint.Load(res.CheckpointDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Backbone.Variant != models.ResNetBatchNorm {
+		t.Fatalf("backbone variant %q", c.Backbone.Variant)
+	}
+	src := spec.ResNet()
+	srcNames, dstNames := src.ParamNames(cp, false), c.Backbone.ParamNames(c.BackboneParams, false)
+	if len(srcNames) != len(dstNames) || len(dstNames) == 0 {
+		t.Fatalf("%d classifier backbone tensors, %d in the checkpoint", len(srcNames), len(dstNames))
+	}
+	for i := range srcNames {
+		if !slices.Equal(cp.Data(srcNames[i]), c.BackboneParams.Data(dstNames[i])) {
+			t.Errorf("%s differs from the classifier's %s", dstNames[i], srcNames[i])
+		}
+	}
+
+	// A classifier normalising otherwise is refused.
+	spec.ImageMean = [3]float32{0.5, 0.5, 0.5}
+	raw, _ = json.Marshal(spec)
+	os.WriteFile(filepath.Join(dir, reward.CheckpointSpec), raw, 0o644)
+	e, _ = env.NewSim(ctx, cfg.Env)
+	cfg.OutputDir = t.TempDir()
+	if _, err := Run(ctx, e, cfg, Options{}); err == nil || !strings.Contains(err.Error(), "image_mean") {
+		t.Errorf("classifier with other image stats: %v", err)
 	}
 }

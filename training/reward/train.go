@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/e2hil/e2hil/configs"
+	"github.com/e2hil/e2hil/internal/atomicfile"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/models/safetensors"
 )
@@ -257,10 +258,10 @@ func saveCheckpoint(cfg *configs.RewardClassifierTrainConfig, spec models.Classi
 		if err := safetensors.WriteFile(filepath.Join(dir, CheckpointModel), ts, map[string]string{"format": "e2hil-reward-classifier"}); err != nil {
 			return fmt.Errorf("reward: checkpoint: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, CheckpointSpec), specJSON, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, CheckpointSpec), specJSON, 0o644); err != nil {
 			return fmt.Errorf("reward: checkpoint: %w", err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, CheckpointState), state, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(dir, CheckpointState), state, 0o644); err != nil {
 			return fmt.Errorf("reward: checkpoint: %w", err)
 		}
 	}
