@@ -396,13 +396,8 @@ func nchwOK(hw int) bool      { return hw%gemmPanelNR == 0 }
 // gemmPanels computes c = A·B (c += A·B with acc) for A packed by packA [m,
 // k] and B in panels [ceil(n/32)][k][32], the panels split across goroutines.
 func gemmPanels(m, n, k int, ap, bp, c []float32, out panelOut, acc bool) {
-	a := C.int(0)
-	if acc {
-		a = 1
-	}
 	parallelFor((n+gemmPanelNR-1)/gemmPanelNR, 1, gemmGrain(m, k), func(lo, hi int) {
-		C.k_gemm_panels(C.long(m), C.long(n), C.long(k), fp(ap), fp(bp), C.long(lo), C.long(hi),
-			fp(c), C.long(out.ldc), C.long(out.hw), C.long(out.img), a)
+		gemmPanelRange(m, n, k, ap, bp, c, out, acc, lo, hi)
 	})
 }
 

@@ -113,16 +113,19 @@ func (r ResNet10) layers() []resLayer {
 
 // AddParams defines the parameters with torchvision's initialisation:
 // convolutions kaiming_normal(fan_out, relu) (std √(2/(O·k·k))), norm
-// weight 1, bias 0, running mean 0, running variance 1.
+// weight 1, bias 0, running mean 0, running variance 1. A nil rng leaves the
+// convolutions zero (names and shapes only, for weights loaded next).
 func (r ResNet10) AddParams(p *Params, rng *rand.Rand) error {
 	if err := r.Validate(); err != nil {
 		return err
 	}
 	for _, l := range r.layers() {
 		w := p.Add(l.conv+".weight", l.out, l.in, l.k, l.k)
-		std := math.Sqrt(2 / float64(l.out*l.k*l.k))
-		for i, d := 0, w.Data().([]float32); i < len(d); i++ {
-			d[i] = float32(std * rng.NormFloat64())
+		if rng != nil {
+			std := math.Sqrt(2 / float64(l.out*l.k*l.k))
+			for i, d := 0, w.Data().([]float32); i < len(d); i++ {
+				d[i] = float32(std * rng.NormFloat64())
+			}
 		}
 		fill(p.Add(l.norm+".weight", l.out), 1)
 		p.Add(l.norm+".bias", l.out)

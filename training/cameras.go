@@ -138,7 +138,7 @@ func loadClassifierBackbone(dir string, p *models.Params) (models.ResNet10, erro
 	}
 	src := cs.ResNet()
 	r := models.ResNet10{Prefix: backbonePrefix, Variant: src.Variant}
-	if err := r.AddParams(p, rand.New(rand.NewPCG(0, 0))); err != nil {
+	if err := r.AddParams(p, nil); err != nil { // filled below
 		return r, err
 	}
 	f, err := safetensors.ReadFile(filepath.Join(dir, reward.CheckpointModel))
@@ -146,7 +146,7 @@ func loadClassifierBackbone(dir string, p *models.Params) (models.ResNet10, erro
 		return r, err
 	}
 	names := models.NewParams() // the classifier's backbone names, in walk order
-	if err := src.AddParams(names, rand.New(rand.NewPCG(0, 0))); err != nil {
+	if err := src.AddParams(names, nil); err != nil {
 		return r, err
 	}
 	srcNames := src.ParamNames(names, false)

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -83,21 +82,13 @@ func Save(dir string, c *Checkpoint) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	var tensors []safetensors.Tensor
-	for _, name := range c.Params.Names() {
-		tensors = append(tensors, safetensors.Tensor{Name: name, Shape: c.Params.Get(name).Shape().Clone(), Data: c.Params.Data(name)})
-	}
-	tensors = append(tensors, safetensors.Tensor{Name: "log_alpha", Shape: []int{1}, Data: []float32{float32(c.LogAlpha)}})
+	tensors := append(tensorsOf(c.Params), safetensors.Tensor{Name: "log_alpha", Shape: []int{1}, Data: []float32{float32(c.LogAlpha)}})
 	if err := safetensors.WriteFile(filepath.Join(tmp, ModelFile), tensors, map[string]string{"format": "e2hil"}); err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	if c.Backbone != nil {
-		var bt []safetensors.Tensor
-		for _, name := range c.BackboneParams.Names() {
-			bt = append(bt, safetensors.Tensor{Name: name, Shape: c.BackboneParams.Get(name).Shape().Clone(), Data: c.BackboneParams.Data(name)})
-		}
 		meta := map[string]string{"format": "e2hil", "prefix": c.Backbone.Prefix, "variant": c.Backbone.Variant}
-		if err := safetensors.WriteFile(filepath.Join(tmp, BackboneFile), bt, meta); err != nil {
+		if err := safetensors.WriteFile(filepath.Join(tmp, BackboneFile), tensorsOf(c.BackboneParams), meta); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
@@ -229,27 +220,34 @@ func (c *Checkpoint) loadBackbone(dir string) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	want := models.NewParams() // the names and shapes
-	if err := r.AddParams(want, rand.New(rand.NewPCG(0, 0))); err != nil {
+	p := models.NewParams()
+	if err := r.AddParams(p, nil); err != nil { // names and shapes; filled below
 		return fmt.Errorf("checkpoint %s: %w", path, err)
 	}
-	p := models.NewParams()
-	for _, name := range want.Names() {
+	for _, name := range p.Names() {
 		t, ok := f.Tensors[name]
 		if !ok {
 			return fmt.Errorf("checkpoint %s: tensor %q missing", path, name)
 		}
-		shape := want.Get(name).Shape()
-		if !slices.Equal(t.Shape, []int(shape)) {
+		if shape := p.Get(name).Shape(); !slices.Equal(t.Shape, []int(shape)) {
 			return fmt.Errorf("checkpoint %s: tensor %q has shape %v, want %v", path, name, t.Shape, shape)
 		}
-		copy(p.Add(name, shape...).Data().([]float32), t.Data)
+		copy(p.Data(name), t.Data)
 	}
-	if len(f.Tensors) != len(want.Names()) {
-		return fmt.Errorf("checkpoint %s: %d tensors, a ResNet-10 (%s) has %d", path, len(f.Tensors), r.Variant, len(want.Names()))
+	if len(f.Tensors) != len(p.Names()) {
+		return fmt.Errorf("checkpoint %s: %d tensors, a ResNet-10 (%s) has %d", path, len(f.Tensors), r.Variant, len(p.Names()))
 	}
 	c.Backbone, c.BackboneParams = r, p
 	return nil
+}
+
+// tensorsOf lists p's parameters for safetensors, in p's order.
+func tensorsOf(p *models.Params) []safetensors.Tensor {
+	var out []safetensors.Tensor
+	for _, name := range p.Names() {
+		out = append(out, safetensors.Tensor{Name: name, Shape: p.Get(name).Shape().Clone(), Data: p.Data(name)})
+	}
+	return out
 }
 
 // writeColumns stores named float32 vectors as 1-D safetensors tensors.
