@@ -3,32 +3,64 @@ package models
 import (
 	"fmt"
 	"reflect"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
 	"unsafe"
+
+	"github.com/e2hil/e2hil/internal/par"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
 
-// Plan runs a Gorgonia graph op by op in topological order, each op into an
-// output buffer of its own allocated once (UsePreallocDo). Gorgonia's tape
-// machine shares registers between nodes of different sizes, so on every run
-// most ops find no fitting buffer and allocate — and page-fault — fresh
-// tensors; for the ResNet-10 that was a third of a forward pass, in the
-// pooling and norm loops. A Plan runs every node of the graph, gradients
-// included (after G.Grad, a parameter's gradient is Value(param.Deriv()));
-// it does not bind dual values or accumulate into them. Not safe for
-// concurrent use.
+// Plan runs a Gorgonia graph op by op, each op into an output buffer of its
+// own allocated once (UsePreallocDo). Gorgonia's tape machine shares
+// registers between nodes of different sizes, so on every run most ops find
+// no fitting buffer and allocate — and page-fault — fresh tensors; for the
+// ResNet-10 that was a third of a forward pass, in the pooling and norm
+// loops. A Plan runs every node of the graph, gradients included (after
+// G.Grad, a parameter's gradient is Value(param.Deriv())); it does not bind
+// dual values or accumulate into them.
+//
+// With SetWorkers(n > 1) independent ops run concurrently (the critics of
+// an ensemble, their backward passes, a gripper critic beside the actor).
+// Every op reads its inputs' buffers and writes only its own, so the values
+// do not depend on the schedule: a parallel run is bit-identical to a
+// sequential one. Not safe for concurrent use.
 type Plan struct {
-	steps []planStep
-	vals  map[*G.Node]G.Value
+	steps  []planStep
+	leaves []planLeaf // inputs and parameters: read again at every Run (G.Let may rebind them)
+	vals   []G.Value  // by node index
+	index  map[*G.Node]int
+
+	workers int
+	ndeps   []int32   // per step: inputs produced by other steps
+	users   [][]int32 // per step: the steps reading its output
+	rank    []float64 // per step: the measured time from its start to the graph's end
+	runs    int
+	sched   planSched
+}
+
+type planLeaf struct {
+	node *G.Node
+	idx  int
 }
 
 type planStep struct {
 	node *G.Node
 	op   G.Op
-	in   G.Nodes
+	in   []int // node indices
+	out  int
 	args []G.Value
 	pre  bool // has its own preallocated output
+	// Parallel runs hand each op its own headers over its inputs' data
+	// (views, made once per input value): Gorgonia's ops change their
+	// inputs' headers for the duration of a call (a transposed product
+	// transposes its operand in place, then back), so two ops reading one
+	// tensor at once must not share its header.
+	src, views []G.Value
 }
 
 // NewPlan orders g's ops; nil when the graph's node layout is not Gorgonia
@@ -38,56 +70,225 @@ func NewPlan(g *G.ExprGraph) *Plan {
 	if err != nil {
 		return nil
 	}
-	p := &Plan{vals: map[*G.Node]G.Value{}}
+	p := &Plan{index: map[*G.Node]int{}, workers: 1}
+	producer := map[int]int32{}             // node index → step
 	for i := len(sorted) - 1; i >= 0; i-- { // Sort puts the roots first
 		n := sorted[i]
+		idx := len(p.vals)
+		p.index[n] = idx
 		if n.Op() == nil {
 			if n.Value() == nil {
 				return nil
 			}
-			p.vals[n] = n.Value()
+			p.vals = append(p.vals, n.Value())
+			p.leaves = append(p.leaves, planLeaf{n, idx})
 			continue
 		}
-		in, ok := nodeChildren(n)
+		children, ok := nodeChildren(n)
 		if !ok {
 			return nil
 		}
-		st := planStep{node: n, op: n.Op(), in: in, args: make([]G.Value, len(in))}
+		st := planStep{node: n, op: n.Op(), out: idx, args: make([]G.Value, len(children))}
+		var v G.Value
 		if _, ok := n.Op().(G.UsePreallocDoer); ok && n.Shape().Dims() > 0 && n.Dtype() == tensor.Float32 {
-			p.vals[n] = tensor.New(tensor.WithShape(n.Shape()...), tensor.Of(tensor.Float32))
+			v = tensor.New(tensor.WithShape(n.Shape()...), tensor.Of(tensor.Float32))
 			st.pre = true
 		}
+		p.vals = append(p.vals, v)
+		s := int32(len(p.steps))
+		var deps int32
+		seen := map[int32]bool{}
+		for _, c := range children {
+			ci, ok := p.index[c]
+			if !ok {
+				return nil // not in topological order
+			}
+			st.in = append(st.in, ci)
+			if from, ok := producer[ci]; ok && !seen[from] {
+				seen[from] = true
+				deps++
+				p.users[from] = append(p.users[from], s)
+			}
+		}
+		producer[idx] = s
 		p.steps = append(p.steps, st)
+		p.ndeps = append(p.ndeps, deps)
+		p.users = append(p.users, nil)
 	}
+	p.rank = make([]float64, len(p.steps))
 	return p
 }
 
+// SetWorkers lets Run execute up to n independent ops at once (n ≤ 1:
+// one at a time, in topological order).
+func (p *Plan) SetWorkers(n int) { p.workers = max(1, n) }
+
 // Run executes every op once.
 func (p *Plan) Run() error {
-	for i := range p.steps {
-		s := &p.steps[i]
-		for j, c := range s.in {
-			s.args[j] = p.vals[c]
-		}
-		var v G.Value
-		var err error
-		if s.pre {
-			if v, err = s.op.(G.UsePreallocDoer).UsePreallocDo(p.vals[s.node], s.args...); err != nil {
-				v, err = s.op.Do(s.args...)
+	for _, l := range p.leaves {
+		p.vals[l.idx] = l.node.Value()
+	}
+	if p.workers <= 1 || len(p.steps) < 2 {
+		for i := range p.steps {
+			if err := p.exec(i); err != nil {
+				return err
 			}
-		} else {
+		}
+		return nil
+	}
+	if p.runs == 0 { // measure each op once, sequentially, for the priorities
+		p.runs++
+		return p.measure()
+	}
+	p.runs++
+	return p.sched.run(p)
+}
+
+// exec runs step i.
+func (p *Plan) exec(i int) error {
+	s := &p.steps[i]
+	for j, c := range s.in {
+		s.args[j] = p.vals[c]
+		if d, ok := s.args[j].(*tensor.Dense); ok && p.workers > 1 {
+			if s.src == nil {
+				s.src, s.views = make([]G.Value, len(s.in)), make([]G.Value, len(s.in))
+			}
+			if s.src[j] != s.args[j] {
+				s.src[j], s.views[j] = d, d.ShallowClone()
+			}
+			s.args[j] = s.views[j]
+		}
+	}
+	var v G.Value
+	var err error
+	if s.pre {
+		if v, err = s.op.(G.UsePreallocDoer).UsePreallocDo(p.vals[s.out], s.args...); err != nil {
 			v, err = s.op.Do(s.args...)
 		}
-		if err != nil {
-			return fmt.Errorf("%v: %w", s.op, err)
+	} else {
+		v, err = s.op.Do(s.args...)
+	}
+	if err != nil {
+		return fmt.Errorf("%v: %w", s.op, err)
+	}
+	p.vals[s.out] = v
+	return nil
+}
+
+// measure runs the steps in order, timing each, and sets every step's rank:
+// its time plus the largest rank among its users (the critical path from
+// it to the end). The parallel scheduler starts the ready step of highest
+// rank first.
+func (p *Plan) measure() error {
+	dur := make([]float64, len(p.steps))
+	for i := range p.steps {
+		t := time.Now()
+		if err := p.exec(i); err != nil {
+			return err
 		}
-		p.vals[s.node] = v
+		dur[i] = float64(time.Since(t))
+	}
+	for i := len(p.steps) - 1; i >= 0; i-- {
+		r := 0.0
+		for _, u := range p.users[i] {
+			r = max(r, p.rank[u])
+		}
+		p.rank[i] = dur[i] + r
 	}
 	return nil
 }
 
+// planSched is the state of one parallel Run: the workers (a par.Team)
+// take ready steps under mu.
+type planSched struct {
+	mu      sync.Mutex
+	pending []int32
+	ready   []int32
+	nready  atomic.Int32
+	done    atomic.Int32
+	err     error
+}
+
+func (s *planSched) run(p *Plan) error {
+	if s.pending == nil {
+		s.pending = make([]int32, len(p.steps))
+	}
+	copy(s.pending, p.ndeps)
+	s.ready, s.err = s.ready[:0], nil
+	s.done.Store(0)
+	for i, d := range p.ndeps {
+		if d == 0 {
+			s.ready = append(s.ready, int32(i))
+		}
+	}
+	s.nready.Store(int32(len(s.ready)))
+	par.Team(p.workers, func(int) { s.work(p) })
+	return s.err
+}
+
+// work takes ready steps, highest rank first, until every step has run or
+// one failed; while none is ready it helps the other workers' GEMMs.
+func (s *planSched) work(p *Plan) {
+	n := int32(len(p.steps))
+	for {
+		for spin := 0; s.nready.Load() == 0; spin++ {
+			if s.done.Load() >= n {
+				return
+			}
+			if !par.Help() && spin&15 == 15 {
+				runtime.Gosched()
+			}
+		}
+		s.mu.Lock()
+		if s.err != nil {
+			s.mu.Unlock()
+			return
+		}
+		if len(s.ready) == 0 {
+			s.mu.Unlock()
+			continue
+		}
+		best := 0
+		for j, r := range s.ready {
+			if p.rank[r] > p.rank[s.ready[best]] {
+				best = j
+			}
+		}
+		i := s.ready[best]
+		s.ready[best] = s.ready[len(s.ready)-1]
+		s.ready = s.ready[:len(s.ready)-1]
+		s.nready.Store(int32(len(s.ready)))
+		s.mu.Unlock()
+
+		err := p.exec(int(i))
+
+		s.mu.Lock()
+		if err != nil && s.err == nil {
+			s.err = err
+		}
+		for _, u := range p.users[i] {
+			if s.pending[u]--; s.pending[u] == 0 {
+				s.ready = append(s.ready, u)
+			}
+		}
+		s.nready.Store(int32(len(s.ready)))
+		s.mu.Unlock()
+		if err != nil {
+			s.done.Store(n) // releases the other workers
+			return
+		}
+		s.done.Add(1)
+	}
+}
+
 // Value is a node's value after Run (nil for a node not in the graph).
-func (p *Plan) Value(n *G.Node) G.Value { return p.vals[n] }
+func (p *Plan) Value(n *G.Node) G.Value {
+	i, ok := p.index[n]
+	if !ok {
+		return nil
+	}
+	return p.vals[i]
+}
 
 // nodeChildren reads a Gorgonia node's inputs, in order (the unexported
 // children field; v0.9.18 has no accessor).

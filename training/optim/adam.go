@@ -4,8 +4,8 @@ package optim
 
 import (
 	"math"
-	"runtime"
-	"sync"
+
+	"github.com/e2hil/e2hil/internal/par"
 )
 
 // Adam is torch.optim.Adam (no weight decay, no amsgrad) over float32
@@ -44,7 +44,7 @@ func (a *Adam) Update(grads [][]float32) {
 		total += len(p)
 	}
 	// The update is elementwise: the flattened parameters are cut into one
-	// contiguous range per core (the same result as one pass).
+	// contiguous ranges run on the cores (par.For; the same result as one pass).
 	step := func(lo, hi int) {
 		off := 0
 		for i, p := range a.params {
@@ -55,22 +55,7 @@ func (a *Adam) Update(grads [][]float32) {
 			off += len(p)
 		}
 	}
-	w := min(runtime.GOMAXPROCS(0), 4, total/adamMinChunk)
-	if w <= 1 {
-		step(0, total)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (total + w - 1) / w
-	for lo := chunk; lo < total; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			step(lo, hi)
-		}(lo, min(lo+chunk, total))
-	}
-	step(0, chunk)
-	wg.Wait()
+	par.For(total, 16, adamMinChunk, step)
 }
 
 // adamMinChunk is the fewest parameters worth a goroutine of Adam.

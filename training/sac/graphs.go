@@ -3,8 +3,7 @@ package sac
 import (
 	"fmt"
 	"math"
-	"reflect"
-	"unsafe"
+	"runtime"
 
 	"github.com/e2hil/e2hil/models"
 	G "gorgonia.org/gorgonia"
@@ -24,12 +23,18 @@ func newInput(b *models.Graph, name string, rows, cols int) input {
 	return input{node: n, data: d}
 }
 
-// machine is one compiled graph.
+// machine is one compiled graph. It runs as a models.Plan (every node
+// into a buffer of its own, allocated once; gradients are the values of the
+// parameters' derivative nodes), or, where Gorgonia's node layout is not
+// the one Plan reads, on a tape machine.
 type machine struct {
 	b      *models.Graph
+	plan   *models.Plan
 	vm     G.VM
 	params G.Nodes // nodes whose gradients this graph computes (empty: forward only)
+	gradN  G.Nodes // their derivative nodes (from G.Grad)
 	names  []string
+	out    [][]float32
 }
 
 func compile(b *models.Graph, loss *G.Node, gradNames []string) (*machine, error) {
@@ -40,65 +45,67 @@ func compile(b *models.Graph, loss *G.Node, gradNames []string) (*machine, error
 		if len(m.params) != len(gradNames) {
 			return nil, fmt.Errorf("sac: graph does not use all of %v", gradNames)
 		}
-		if _, err := G.Grad(loss, m.params...); err != nil {
+		var err error
+		if m.gradN, err = G.Grad(loss, m.params...); err != nil {
 			return nil, fmt.Errorf("sac: differentiate: %w", err)
 		}
 		opts = append(opts, G.BindDualValues(m.params...))
 	}
-	m.vm = G.NewTapeMachine(b.G, opts...)
+	if m.plan = models.NewPlan(b.G); m.plan == nil {
+		m.vm = G.NewTapeMachine(b.G, opts...)
+	} else {
+		m.plan.SetWorkers(runtime.GOMAXPROCS(0))
+	}
+	m.out = make([][]float32, len(m.params))
 	return m, nil
 }
 
-// run executes the graph. Gorgonia accumulates into the parameters'
-// gradient buffers across runs, so they are zeroed first.
+// run executes the graph.
 func (m *machine) run() error {
+	if m.plan != nil {
+		return m.plan.Run()
+	}
+	// Gorgonia's tape machine accumulates into the parameters' gradient
+	// buffers across runs, so they are zeroed first.
 	for _, n := range m.params {
 		if g, err := n.Grad(); err == nil && g != nil {
 			clear(g.Data().([]float32))
 		}
 	}
-	err := m.vm.RunAll()
-	if err != nil || !rewind(m.vm) {
-		m.vm.Reset()
-	}
-	return err
+	return models.RunRewind(m.vm)
 }
 
-// rewind sets a tape machine's program counter back to 0 and keeps its
-// registers. Reset also drops every register, so each run reallocated all
-// intermediate tensors (a tenth of a learner iteration in the allocator and
-// GC); kept, they are overwritten in place through UsePreallocDo. The
-// learner tests run every graph twice and compare (TestGradientsFiniteDifference,
-// TestResumeContinuesExactly). It reports false, and the caller falls back to
-// Reset, if the machine is not Gorgonia's tape machine as of v0.9.18.
-func rewind(vm G.VM) bool {
-	v := reflect.ValueOf(vm)
-	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
-		return false
-	}
-	pc := v.Elem().FieldByName("pc")
-	if !pc.IsValid() || pc.Kind() != reflect.Int {
-		return false
-	}
-	*(*int)(unsafe.Pointer(pc.UnsafeAddr())) = 0
-	return true
-}
-
-// grads returns the gradient slices of m.params (aliasing Gorgonia's values).
+// grads returns the gradient slices of m.params (aliasing the graph's
+// buffers; the slice itself is reused).
 func (m *machine) grads() ([][]float32, error) {
-	out := make([][]float32, len(m.params))
 	for i, n := range m.params {
-		g, err := n.Grad()
-		if err != nil {
-			return nil, fmt.Errorf("sac: gradient of %s: %w", m.names[i], err)
+		var g G.Value
+		if m.plan != nil {
+			g = m.plan.Value(m.gradN[i])
+		} else {
+			var err error
+			if g, err = n.Grad(); err != nil {
+				return nil, fmt.Errorf("sac: gradient of %s: %w", m.names[i], err)
+			}
 		}
-		out[i] = g.Data().([]float32)
+		if g == nil {
+			return nil, fmt.Errorf("sac: no gradient for %s", m.names[i])
+		}
+		m.out[i] = g.Data().([]float32)
 	}
-	return out, nil
+	return m.out, nil
 }
 
-func scalar(n *G.Node) float64 {
-	switch v := n.Value().Data().(type) {
+// value is a node's value after run.
+func (m *machine) value(n *G.Node) G.Value {
+	if m.plan != nil {
+		return m.plan.Value(n)
+	}
+	return n.Value()
+}
+
+func (m *machine) scalar(n *G.Node) float64 {
+	switch v := m.value(n).Data().(type) {
 	case float32:
 		return float64(v)
 	case []float32:
@@ -107,7 +114,7 @@ func scalar(n *G.Node) float64 {
 	return math.NaN()
 }
 
-func values(n *G.Node) []float32 { return n.Value().Data().([]float32) }
+func (m *machine) values(n *G.Node) []float32 { return m.value(n).Data().([]float32) }
 
 // squashedSample builds the reparameterised tanh-Gaussian sample of
 // HIL-SERL's actor: u = μ + σ·ε, a = tanh(u), and

@@ -99,7 +99,7 @@ func TestImageEncoderGradientsFiniteDifference(t *testing.T) {
 	if err := l.critic.run(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := scalar(l.cLoss), criticLoss(); math.Abs(got-want) > 1e-5 {
+	if got, want := l.critic.scalar(l.cLoss), criticLoss(); math.Abs(got-want) > 1e-5 {
 		t.Fatalf("critic loss %.7f, reference %.7f", got, want)
 	}
 	cg, err := l.critic.grads()
@@ -150,7 +150,7 @@ func TestImageDiscreteCriticFiniteDifference(t *testing.T) {
 	if err := l.dcritic.run(); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := scalar(l.dLoss), loss(); math.Abs(got-want) > 1e-5 {
+	if got, want := l.dcritic.scalar(l.dLoss), loss(); math.Abs(got-want) > 1e-5 {
 		t.Fatalf("discrete loss %.7f, reference %.7f", got, want)
 	}
 	g, err := l.dcritic.grads()
@@ -311,7 +311,7 @@ func TestImageTemperatureReadsActorLatent(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		lat := append(r.imageLatent(row(b.Features[0], i, 4), keep[i*4:(i+1)*4]), r.encode(row(b.State, i, 2))...)
 		_, lp := r.sample(lat, float64(l.pEps.data[i]))
-		if got := values(l.pLogp)[i]; math.Abs(float64(got)-lp) > 1e-4 {
+		if got := l.policy.values(l.pLogp)[i]; math.Abs(float64(got)-lp) > 1e-4 {
 			t.Errorf("row %d: log π %.6f, reference %.6f", i, got, lp)
 		}
 	}

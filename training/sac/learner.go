@@ -252,6 +252,9 @@ func (l *Learner) build() error {
 	l.aObs, l.aEps = newInput(b, "obs", B, s.StateDim), newInput(b, "eps", B, s.ActionDim)
 	l.aW = newInput(b, "weight", B, 1)
 	l.aAlpha = G.NewScalar(b.G, G.Float32, G.WithName("alpha"))
+	if err := G.Let(l.aAlpha, float32(l.Temperature())); err != nil { // bound before compile: a Plan needs every input's value
+		return err
+	}
 	l.aImg, latent = l.encode(b, "obs", l.aObs, l.batch.Features, true)
 	mean, logStd = s.Actor(b, latent)
 	a, logp = squashedSample(mean, logStd, l.aEps.node)
@@ -363,7 +366,7 @@ func (l *Learner) targets(b *replay.Batch, eps []float32, y []float32) error {
 	if err := l.target.run(); err != nil {
 		return fmt.Errorf("sac: target forward: %w", err)
 	}
-	logp := values(l.tLogp)
+	logp := l.target.values(l.tLogp)
 	// REDQ-style subsampling (LeRobot's num_subsample_critics): a random
 	// subset of the target critics per update; otherwise all of them.
 	l.subset = l.subset[:0]
@@ -378,7 +381,7 @@ func (l *Learner) targets(b *replay.Batch, eps []float32, y []float32) error {
 	for i := range y {
 		next := math.Inf(1)
 		for _, k := range l.subset {
-			next = math.Min(next, float64(values(l.tQs[k])[i]))
+			next = math.Min(next, float64(l.target.values(l.tQs[k])[i]))
 		}
 		if l.cfg.UseBackupEntropy {
 			next -= alpha * float64(logp[i])
@@ -387,7 +390,7 @@ func (l *Learner) targets(b *replay.Batch, eps []float32, y []float32) error {
 	}
 	if n := l.Spec.NumDiscrete; n > 0 {
 		// Double DQN: a* = argmax_k Q_d(s', k) online, valued by the target.
-		qd, qt := values(l.tQd), values(l.tQdTarget)
+		qd, qt := l.target.values(l.tQd), l.target.values(l.tQdTarget)
 		for i := range l.dY.data {
 			row := qd[i*n : (i+1)*n]
 			best := 0
@@ -423,7 +426,7 @@ func (l *Learner) discreteStep(b *replay.Batch, m *Metrics) error {
 	if err != nil {
 		return err
 	}
-	m.DiscreteCriticLoss = scalar(l.dLoss)
+	m.DiscreteCriticLoss = l.dcritic.scalar(l.dLoss)
 	m.DiscreteCriticGradNorm = optim.ClipGradNorm(grads, l.cfg.GradClipNorm)
 	l.discreteOpt.Update(grads)
 	return nil
@@ -450,8 +453,8 @@ func (l *Learner) criticStep(b *replay.Batch, m *Metrics) error {
 	if err != nil {
 		return err
 	}
-	m.CriticLoss = scalar(l.cLoss)
-	m.MeanQ = scalar(l.cQ) / float64(l.Spec.NumCritics)
+	m.CriticLoss = l.critic.scalar(l.cLoss)
+	m.MeanQ = l.critic.scalar(l.cQ) / float64(l.Spec.NumCritics)
 	m.CriticGradNorm = optim.ClipGradNorm(grads, l.cfg.GradClipNorm)
 	l.criticOpt.Update(grads)
 	if l.Spec.NumDiscrete > 0 {
@@ -477,7 +480,7 @@ func (l *Learner) selectSamples(b *replay.Batch, m *Metrics) error {
 	if err := l.infl.run(); err != nil {
 		return fmt.Errorf("sac: influence forward: %w", err)
 	}
-	if err := selection.Influence(values(l.iLogp), values(l.iMinQ), l.Temperature(), K, l.cVals); err != nil {
+	if err := selection.Influence(l.infl.values(l.iLogp), l.infl.values(l.iMinQ), l.Temperature(), K, l.cVals); err != nil {
 		return err
 	}
 	r := selection.Select(l.cVals, l.sel.QuantileLow, l.sel.QuantileHigh, l.mask)
@@ -526,8 +529,8 @@ func (l *Learner) actorStep(b *replay.Batch, m *Metrics) error {
 	if err != nil {
 		return err
 	}
-	m.ActorLoss = scalar(l.aLoss)
-	m.Entropy = scalar(l.aEntropy)
+	m.ActorLoss = l.actor.scalar(l.aLoss)
+	m.Entropy = l.actor.scalar(l.aEntropy)
 	if l.hasPrevEntropy {
 		m.EntropyDelta = m.Entropy - l.prevEntropy
 	}
@@ -541,7 +544,7 @@ func (l *Learner) actorStep(b *replay.Batch, m *Metrics) error {
 // the updated actor; dL/dlog α = L_α since dα/dlog α = α.
 func (l *Learner) temperatureStep(b *replay.Batch, m *Metrics) error {
 	if l.aLatent != nil {
-		copy(l.pLatent.data, values(l.aLatent))
+		copy(l.pLatent.data, l.actor.values(l.aLatent))
 	} else {
 		copy(l.pObs.data, b.State)
 	}
@@ -549,7 +552,7 @@ func (l *Learner) temperatureStep(b *replay.Batch, m *Metrics) error {
 	if err := l.policy.run(); err != nil {
 		return fmt.Errorf("sac: policy sample: %w", err)
 	}
-	loss := temperatureLoss(l.Temperature(), values(l.pLogp), l.targetEntropy)
+	loss := temperatureLoss(l.Temperature(), l.policy.values(l.pLogp), l.targetEntropy)
 	g := [][]float32{{float32(loss)}}
 	optim.ClipGradNorm(g, l.cfg.GradClipNorm)
 	l.logAlphaBuf[0] = float32(l.LogAlpha)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/e2hil/e2hil/configs"
@@ -185,7 +186,7 @@ func TestLossesMatchHandComputation(t *testing.T) {
 	if err := l.critic.run(); err != nil {
 		t.Fatal(err)
 	}
-	if got := scalar(l.cLoss); math.Abs(got-wantCritic) > 1e-5 {
+	if got := l.critic.scalar(l.cLoss); math.Abs(got-wantCritic) > 1e-5 {
 		t.Errorf("critic loss = %.7f, want %.7f", got, wantCritic)
 	}
 
@@ -203,11 +204,11 @@ func TestLossesMatchHandComputation(t *testing.T) {
 	if err := l.actor.run(); err != nil {
 		t.Fatal(err)
 	}
-	if got := scalar(l.aLoss); math.Abs(got-wantActor) > 1e-5 {
+	if got := l.actor.scalar(l.aLoss); math.Abs(got-wantActor) > 1e-5 {
 		t.Errorf("actor loss = %.7f, want %.7f", got, wantActor)
 	}
 
-	if got := scalar(l.aEntropy); math.Abs(got-wantEntropy) > 1e-5 {
+	if got := l.actor.scalar(l.aEntropy); math.Abs(got-wantEntropy) > 1e-5 {
 		t.Errorf("entropy = %.7f, want %.7f", got, wantEntropy)
 	}
 
@@ -222,7 +223,7 @@ func TestLossesMatchHandComputation(t *testing.T) {
 		_, lp := r.sample(r.encode(row(b.State, i, 2)), float64(eps[i]))
 		wantTemp += -alpha * (lp - 0.5) / 2
 	}
-	if got := temperatureLoss(alpha, values(l.pLogp), l.targetEntropy); math.Abs(got-wantTemp) > 1e-5 {
+	if got := temperatureLoss(alpha, l.policy.values(l.pLogp), l.targetEntropy); math.Abs(got-wantTemp) > 1e-5 {
 		t.Errorf("temperature loss = %.7f, want %.7f", got, wantTemp)
 	}
 }
@@ -305,7 +306,7 @@ func TestGradientsFiniteDifference(t *testing.T) {
 		if err := l.actor.run(); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := scalar(l.aLoss), actorLoss(); math.Abs(got-want) > 1e-5 {
+		if got, want := l.actor.scalar(l.aLoss), actorLoss(); math.Abs(got-want) > 1e-5 {
 			t.Errorf("weights %v: actor loss %.7f, reference %.7f", w, got, want)
 		}
 		ag, _ := l.actor.grads()
@@ -569,11 +570,11 @@ func TestCriticEnsembleSubsample(t *testing.T) {
 				p := [2]int{min(l.subset[0], l.subset[1]), max(l.subset[0], l.subset[1])}
 				pairs[p] = true
 			}
-			logp := values(l.tLogp)
+			logp := l.target.values(l.tLogp)
 			for i := range y {
 				m := math.Inf(1)
 				for _, k := range l.subset {
-					m = math.Min(m, float64(values(l.tQs[k])[i]))
+					m = math.Min(m, float64(l.target.values(l.tQs[k])[i]))
 				}
 				want := float64(b.Reward[i]) + cfg.Discount*(1-float64(b.Done[i]))*(m-l.Temperature()*float64(logp[i]))
 				if math.Abs(float64(y[i])-want) > 1e-5 {
@@ -605,5 +606,80 @@ func TestTemperatureGradient(t *testing.T) {
 		if got := temperatureLoss(math.Exp(la), logp, -1.5); math.Abs(got-num) > 1e-6*math.Max(1, math.Abs(num)) {
 			t.Errorf("log α %g: gradient used %.9g, finite difference %.9g", la, got, num)
 		}
+	}
+}
+
+// TestGraphsRunAsPlans: every learner graph runs as a models.Plan (the fast
+// path: buffers allocated once); a tape machine here would mean a graph
+// input without a value or a Gorgonia node layout Plan cannot read.
+func TestGraphsRunAsPlans(t *testing.T) {
+	cfg := configs.DefaultSACConfig()
+	cfg.SampleSelection = configs.SelectionE2HiL
+	spec := tinySpec()
+	spec.NumDiscrete = 3
+	l, err := New(cfg, spec, 4, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, m := range map[string]*machine{"critic": l.critic, "target": l.target, "actor": l.actor,
+		"policy": l.policy, "influence": l.infl, "discrete": l.dcritic} {
+		if m.plan == nil {
+			t.Errorf("%s graph runs on a tape machine", name)
+		}
+	}
+}
+
+// TestParallelPlansMatchSequential: running the graphs' independent ops
+// concurrently (the critics of the ensemble, their backward passes) changes
+// no bit of the result: five updates with E2HiL and a gripper critic give
+// the same parameters on one worker and on every core.
+func TestParallelPlansMatchSequential(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one core: every plan runs sequentially anyway")
+	}
+	cfg := configs.DefaultSACConfig()
+	cfg.SampleSelection, cfg.UTDRatio = configs.SelectionE2HiL, 2
+	spec := benchSpec(64, 32, 6)
+	spec.NumDiscrete = 3
+	run := func(workers int) *Learner {
+		l, err := New(cfg, spec, 32, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range []*machine{l.critic, l.target, l.actor, l.policy, l.infl, l.dcritic} {
+			m.plan.SetWorkers(workers)
+		}
+		buf, _ := replay.New(200, 6, 4)
+		rng := rand.New(rand.NewPCG(5, 5))
+		for i := 0; i < 200; i++ {
+			v := func(n int) []float32 {
+				x := make([]float32, n)
+				for j := range x {
+					x[j] = float32(rng.NormFloat64())
+				}
+				return x
+			}
+			a := v(4)
+			a[3] = float32(rng.IntN(3))
+			buf.Add(replay.Transition{State: v(6), Action: a, Reward: float32(rng.Float64()), NextState: v(6)})
+		}
+		for i := 0; i < 5; i++ {
+			if _, err := l.Update(buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return l
+	}
+	seq, parl := run(1), run(runtime.GOMAXPROCS(0))
+	for _, name := range seq.Param.Names() {
+		a, b := seq.Param.Data(name), parl.Param.Data(name)
+		for i := range a {
+			if math.Float32bits(a[i]) != math.Float32bits(b[i]) {
+				t.Fatalf("%s[%d]: sequential %g, parallel %g", name, i, a[i], b[i])
+			}
+		}
+	}
+	if seq.LogAlpha != parl.LogAlpha {
+		t.Errorf("log α: sequential %g, parallel %g", seq.LogAlpha, parl.LogAlpha)
 	}
 }

@@ -72,7 +72,7 @@ func (p *Policy) Deterministic(obs []float32) ([]float32, error) {
 	if err := p.forward(obs); err != nil {
 		return nil, err
 	}
-	for i, m := range values(p.mean) {
+	for i, m := range p.m.values(p.mean) {
 		p.out[i] = float32(math.Tanh(float64(m)))
 	}
 	return p.out, nil
@@ -83,8 +83,8 @@ func (p *Policy) Sample(obs []float32, rng *rand.Rand) ([]float32, error) {
 	if err := p.forward(obs); err != nil {
 		return nil, err
 	}
-	ls := values(p.logStd)
-	for i, m := range values(p.mean) {
+	ls := p.m.values(p.logStd)
+	for i, m := range p.m.values(p.mean) {
 		u := float64(m) + math.Exp(float64(ls[i]))*rng.NormFloat64()
 		p.out[i] = float32(math.Tanh(u))
 	}
@@ -98,7 +98,7 @@ func (p *Policy) Gripper(i int) int {
 		return -1
 	}
 	n := p.spec.NumDiscrete
-	row := values(p.qd)[i*n : (i+1)*n]
+	row := p.m.values(p.qd)[i*n : (i+1)*n]
 	best := 0
 	for k := range row {
 		if row[k] > row[best] {
