@@ -65,12 +65,7 @@ const adamMinChunk = 1 << 15
 // maxNorm (torch.nn.utils.clip_grad_norm_: coefficient maxNorm/(norm+1e-6),
 // applied when below 1) and returns the norm before clipping.
 func ClipGradNorm(grads [][]float32, maxNorm float64) float64 {
-	var s float64
-	for _, g := range grads {
-		for _, v := range g {
-			s += float64(v) * float64(v)
-		}
-	}
+	s := sumSquares(grads)
 	norm := math.Sqrt(s)
 	if c := maxNorm / (norm + 1e-6); c < 1 {
 		cf := float32(c)
@@ -81,4 +76,44 @@ func ClipGradNorm(grads [][]float32, maxNorm float64) float64 {
 		}
 	}
 	return norm
+}
+
+// normBlock is the block of a gradient whose squares are summed as one
+// piece: fixed, so the norm does not depend on the number of cores.
+const normBlock = 4096
+
+// sumSquares is Σ g² over all gradients in float64: per block of normBlock
+// values (four accumulators), the blocks on the cores, their sums added in
+// order.
+func sumSquares(grads [][]float32) float64 {
+	type block struct{ g []float32 }
+	var blocks []block
+	for _, g := range grads {
+		for lo := 0; lo < len(g); lo += normBlock {
+			blocks = append(blocks, block{g[lo:min(lo+normBlock, len(g))]})
+		}
+	}
+	sums := make([]float64, len(blocks))
+	par.For(len(blocks), 1, 16, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			var a0, a1, a2, a3 float64
+			g := blocks[i].g
+			j := 0
+			for ; j+4 <= len(g); j += 4 {
+				a0 += float64(g[j]) * float64(g[j])
+				a1 += float64(g[j+1]) * float64(g[j+1])
+				a2 += float64(g[j+2]) * float64(g[j+2])
+				a3 += float64(g[j+3]) * float64(g[j+3])
+			}
+			for ; j < len(g); j++ {
+				a0 += float64(g[j]) * float64(g[j])
+			}
+			sums[i] = (a0 + a1) + (a2 + a3)
+		}
+	})
+	var s float64
+	for _, v := range sums {
+		s += v
+	}
+	return s
 }

@@ -3,6 +3,7 @@ package optim
 import (
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -91,5 +92,32 @@ func TestAdamSplitMatchesSerial(t *testing.T) {
 				t.Fatalf("tensor %d element %d: split %v, serial %v", i, j, params[i][j], ref[i][j])
 			}
 		}
+	}
+}
+
+// TestClipGradNormLarge: the norm of many blocks summed on the cores equals
+// a plain float64 sum, and does not depend on the number of cores.
+func TestClipGradNormLarge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	grads := [][]float32{make([]float32, 70000), make([]float32, 3), make([]float32, 123457)}
+	var want float64
+	for _, g := range grads {
+		for i := range g {
+			g[i] = float32(rng.NormFloat64())
+			want += float64(g[i]) * float64(g[i])
+		}
+	}
+	want = math.Sqrt(want)
+	var norms []float64
+	for _, procs := range []int{1, 2, 3} {
+		prev := runtime.GOMAXPROCS(procs)
+		norms = append(norms, ClipGradNorm(grads, math.Inf(1)))
+		runtime.GOMAXPROCS(prev)
+	}
+	if math.Abs(norms[0]-want) > 1e-12*want {
+		t.Errorf("norm %.15g, want %.15g", norms[0], want)
+	}
+	if norms[1] != norms[0] || norms[2] != norms[0] {
+		t.Errorf("norms on 1, 2, 3 cores differ: %v", norms)
 	}
 }

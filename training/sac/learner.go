@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 
 	"github.com/e2hil/e2hil/configs"
+	"github.com/e2hil/e2hil/internal/par"
 	"github.com/e2hil/e2hil/models"
 	"github.com/e2hil/e2hil/training/optim"
 	"github.com/e2hil/e2hil/training/replay"
@@ -97,6 +98,7 @@ type Learner struct {
 	criticNames         []string
 	actorNames          []string
 	targetPairs         [][2][]float32 // (online, target) parameter data
+	targetSize          int            // their total length
 	criticOpt, actorOpt *optim.Adam
 	// Discrete gripper critic (spec.NumDiscrete > 0).
 	dcritic           *machine
@@ -158,6 +160,9 @@ func New(cfg configs.SACConfig, spec models.SACSpec, batchSize int, seed uint64)
 		for _, name := range l.discreteNames {
 			l.targetPairs = append(l.targetPairs, [2][]float32{l.Param.Data(name), l.Param.Data(models.PrefixDiscreteTgt + name[len(models.PrefixDiscrete):])})
 		}
+	}
+	for _, p := range l.targetPairs {
+		l.targetSize += len(p[1])
 	}
 	if spec.NumDiscrete > 0 {
 		// The gripper critic's optimiser also steps the camera encoders, as
@@ -575,12 +580,16 @@ func temperatureLoss(alpha float64, logp []float32, targetEntropy float64) float
 // θ̄ ← τθ + (1−τ)θ̄ (critic_target_update_weight τ).
 func (l *Learner) polyak() {
 	tau := float32(l.cfg.CriticTargetUpdateWeight)
-	for _, p := range l.targetPairs {
-		on, tg := p[0], p[1]
-		for i := range tg {
-			tg[i] = tau*on[i] + (1-tau)*tg[i]
+	par.For(l.targetSize, 16, 1<<15, func(lo, hi int) {
+		off := 0
+		for _, p := range l.targetPairs {
+			on, tg := p[0], p[1]
+			for i := max(lo-off, 0); i < min(hi-off, len(tg)); i++ {
+				tg[i] = tau*on[i] + (1-tau)*tg[i]
+			}
+			off += len(tg)
 		}
-	}
+	})
 }
 
 func letScalar(n *G.Node, v float32) error { return G.Let(n, v) }

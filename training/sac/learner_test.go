@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/e2hil/e2hil/configs"
@@ -681,5 +682,38 @@ func TestParallelPlansMatchSequential(t *testing.T) {
 	}
 	if seq.LogAlpha != parl.LogAlpha {
 		t.Errorf("log α: sequential %g, parallel %g", seq.LogAlpha, parl.LogAlpha)
+	}
+}
+
+// TestPolyak: every target parameter (critics and gripper critic) moves to
+// τ·online + (1−τ)·target, across the pieces the update is split into.
+func TestPolyak(t *testing.T) {
+	cfg := configs.DefaultSACConfig()
+	spec := benchSpec(256, 64, 6)
+	spec.NumDiscrete = 3
+	l, err := New(cfg, spec, 8, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.targetSize < 1<<16 {
+		t.Fatalf("%d target values: too few to split", l.targetSize)
+	}
+	var before [][]float32
+	k := 0
+	for _, p := range l.targetPairs {
+		for i := range p[0] {
+			p[0][i], p[1][i] = float32(math.Sin(float64(k))), float32(math.Cos(float64(k)))
+			k++
+		}
+		before = append(before, slices.Clone(p[1]))
+	}
+	l.polyak()
+	tau := float32(cfg.CriticTargetUpdateWeight)
+	for j, p := range l.targetPairs {
+		for i := range p[1] {
+			if want := tau*p[0][i] + (1-tau)*before[j][i]; p[1][i] != want {
+				t.Fatalf("pair %d value %d: %g, want %g", j, i, p[1][i], want)
+			}
+		}
 	}
 }
