@@ -52,12 +52,11 @@ func (j *job) claim() bool {
 }
 
 var (
-	mu      sync.Mutex
-	active  atomic.Pointer[[]*job] // jobs with pieces left (copy on write)
-	start   sync.Once
-	parked  atomic.Int32
-	wake    = make(chan struct{}, maxHelpers)
-	helpers int
+	mu     sync.Mutex
+	active atomic.Pointer[[]*job] // jobs with pieces left (copy on write)
+	start  sync.Once
+	parked atomic.Int32
+	wake   = make(chan struct{}, maxHelpers)
 )
 
 func publish(j *job) {
@@ -92,9 +91,10 @@ func retire(j *job) {
 	mu.Unlock()
 }
 
+// startHelpers starts Workers()−1 helpers, for the life of the process
+// (GOMAXPROCS at first use decides: later changes are not followed).
 func startHelpers() {
-	helpers = Workers() - 1
-	for range helpers {
+	for range Workers() - 1 {
 		go helper()
 	}
 }
