@@ -2,6 +2,7 @@ package models
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"runtime"
 	"sync"
@@ -38,6 +39,7 @@ type Plan struct {
 	workers int
 	ndeps   []int32   // per step: inputs produced by other steps
 	users   [][]int32 // per step: the steps reading its output
+	dur     []float64 // per step: its shortest time over the measured runs
 	rank    []float64 // per step: the measured time from its start to the graph's end
 	runs    int
 	sched   planSched
@@ -136,7 +138,7 @@ func (p *Plan) Run() error {
 		}
 		return nil
 	}
-	if p.runs == 0 { // measure each op once, sequentially, for the priorities
+	if p.runs < planMeasureRuns { // time each op, sequentially, for the priorities
 		p.runs++
 		return p.measure()
 	}
@@ -175,25 +177,36 @@ func (p *Plan) exec(i int) error {
 	return nil
 }
 
-// measure runs the steps in order, timing each, and sets every step's rank:
-// its time plus the largest rank among its users (the critical path from
-// it to the end). The parallel scheduler starts the ready step of highest
-// rank first.
+// planMeasureRuns is the number of sequential runs that time the ops
+// before runs go parallel: one timing is noisy on a shared machine, and the
+// schedule built from it stays for the Plan's life (one bad sample made the
+// same learner 30 % slower in some processes than in others).
+const planMeasureRuns = 3
+
+// measure runs the steps in order, timing each, keeps each step's shortest
+// time so far, and sets every step's rank: that time plus the largest rank
+// among its users (the critical path from it to the end). The parallel
+// scheduler starts the ready step of highest rank first.
 func (p *Plan) measure() error {
-	dur := make([]float64, len(p.steps))
+	if p.dur == nil {
+		p.dur = make([]float64, len(p.steps))
+		for i := range p.dur {
+			p.dur[i] = math.Inf(1)
+		}
+	}
 	for i := range p.steps {
 		t := time.Now()
 		if err := p.exec(i); err != nil {
 			return err
 		}
-		dur[i] = float64(time.Since(t))
+		p.dur[i] = min(p.dur[i], float64(time.Since(t)))
 	}
 	for i := len(p.steps) - 1; i >= 0; i-- {
 		r := 0.0
 		for _, u := range p.users[i] {
 			r = max(r, p.rank[u])
 		}
-		p.rank[i] = dur[i] + r
+		p.rank[i] = p.dur[i] + r
 	}
 	return nil
 }
