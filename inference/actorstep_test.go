@@ -249,3 +249,48 @@ func TestPolicyHotSwap(t *testing.T) {
 		t.Error("a refused swap changed the policy")
 	}
 }
+
+// TestPolicySwapWhileActing: swaps pushed from another goroutine while the
+// control loop keeps acting (what an actor does with the learner's stream):
+// every step runs and the swaps land. (The race detector cannot vouch for
+// Swap here: it treats every cgo call as a synchronisation point, and both
+// sides call onnxruntime; Swap reads only the policy's fixed signature.)
+func TestPolicySwapWhileActing(t *testing.T) {
+	models := [][]byte{stateModel(t, 18, 1), stateModel(t, 18, 2)}
+	p, err := inference.NewPolicy(models[0], inference.SessionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	const swaps = 20
+	done := make(chan error, 1)
+	go func() {
+		for i := range swaps {
+			if err := p.Swap(models[i%2]); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	obs := randomObs(18)
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		default:
+		}
+		if _, err := p.Act(obs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Act(obs); err != nil { // takes the last pending swap
+		t.Fatal(err)
+	}
+	if p.Swaps < 1 || p.Swaps > swaps {
+		t.Errorf("%d swaps used, want 1…%d", p.Swaps, swaps)
+	}
+}

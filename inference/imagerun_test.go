@@ -122,6 +122,15 @@ func TestRunImagePolicy(t *testing.T) {
 		t.Errorf("the policy ignores its images: %v", want)
 	}
 
+	// A new version of the same cropped-camera policy (the learner's push)
+	// is swapped in; one cropping other regions is refused.
+	if err := pol.Swap(simImagePolicy(t, sp, crop)); err != nil {
+		t.Errorf("swap in the same cameras and crops: %v", err)
+	}
+	if err := pol.Swap(simImagePolicy(t, sp, []int{0, 0, 80, 84})); err == nil || !strings.Contains(err.Error(), "cameras") {
+		t.Errorf("swap in other crops: %v, want refused", err)
+	}
+
 	// An env without the policy's cameras is refused up front.
 	cfg.Cameras = []string{"front"}
 	e1, err := env.NewSim(ctx, cfg)

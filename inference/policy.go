@@ -30,8 +30,29 @@ type Policy struct {
 	Metadata map[string]string
 	opts     SessionOptions
 	pending  atomic.Pointer[Policy] // a swapped-in policy not yet in use
+	// sig is what a swapped-in model must match, set in NewPolicy and never
+	// written again: Swap reads it from any goroutine while Act replaces
+	// the fields above.
+	sig policySig
 	// Swaps counts the policies swapped in so far.
 	Swaps int
+}
+
+// policySig is a policy's interface to the control loop: state size and
+// names, action size (gripper included), cameras.
+type policySig struct {
+	stateDim, actionDim int
+	stateNames          string
+	cameras             []Camera
+}
+
+func (a policySig) equal(b policySig) bool {
+	return a.stateDim == b.stateDim && a.actionDim == b.actionDim && a.stateNames == b.stateNames &&
+		slices.EqualFunc(a.cameras, b.cameras, func(x, y Camera) bool {
+			// Crop by value: each loaded model has its own.
+			return x.Key == y.Key && x.Height == y.Height && x.Width == y.Width &&
+				(x.Crop == nil) == (y.Crop == nil) && (x.Crop == nil || *x.Crop == *y.Crop)
+		})
 }
 
 // Names of the tensors and metadata an exported policy has (models/export.go).
@@ -59,6 +80,15 @@ type Camera struct {
 	// Crop is the region of interest of the source frame the policy was
 	// trained on (metadata crop_params_dict), or nil.
 	Crop *preprocess.Crop
+}
+
+// String is the camera as errors name it: key H×W, and the crop if any.
+func (c Camera) String() string {
+	s := fmt.Sprintf("%s %d×%d", c.Key, c.Height, c.Width)
+	if c.Crop != nil {
+		s += fmt.Sprintf(" crop [%d %d %d %d]", c.Crop.Top, c.Crop.Left, c.Crop.Height, c.Crop.Width)
+	}
+	return s
 }
 
 // LoadPolicy reads an ONNX policy file.
@@ -120,6 +150,7 @@ func NewPolicy(model []byte, opts SessionOptions) (*Policy, error) {
 		}
 		p.images = append(p.images, ci)
 	}
+	p.sig = policySig{stateDim: p.StateDim(), actionDim: p.ActionDim(), stateNames: meta["observation.state.names"], cameras: p.Cameras()}
 	return p, nil
 }
 
@@ -207,11 +238,10 @@ func (p *Policy) Swap(model []byte) error {
 	if err != nil {
 		return fmt.Errorf("swap policy: %w", err)
 	}
-	if np.StateDim() != len(p.in) || np.ActionDim() != p.ActionDim() || !slices.Equal(np.Cameras(), p.Cameras()) ||
-		np.Metadata["observation.state.names"] != p.Metadata["observation.state.names"] {
+	if n, r := np.sig, p.sig; !n.equal(r) {
 		np.Close()
 		return fmt.Errorf("swap policy: the new model maps %d state values (%s) and cameras %v to %d actions; the running one %d (%s) and %v to %d",
-			np.StateDim(), np.Metadata["observation.state.names"], np.Cameras(), np.ActionDim(), len(p.in), p.Metadata["observation.state.names"], p.Cameras(), p.ActionDim())
+			n.stateDim, n.stateNames, n.cameras, n.actionDim, r.stateDim, r.stateNames, r.cameras, r.actionDim)
 	}
 	if old := p.pending.Swap(np); old != nil {
 		old.Close() // superseded before it was used
