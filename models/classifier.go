@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/e2hil/e2hil/models/preprocess"
+
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -34,19 +36,13 @@ type ClassifierSpec struct {
 	ImageStd        [3]float32 `json:"image_std"`
 }
 
-// ImageNet statistics (LeRobot's reward classifier normalisation).
-var (
-	ImageNetMean = [3]float32{0.485, 0.456, 0.406}
-	ImageNetStd  = [3]float32{0.229, 0.224, 0.225}
-)
-
 // DefaultClassifierSpec is LeRobot's RewardClassifierConfig for the given
 // cameras at 128×128: latent 256, hidden 256, 8 spatial features, dropout
 // 0.1, ImageNet normalisation; the backbone trained (no pretrained weights).
 func DefaultClassifierSpec(cameras ...string) ClassifierSpec {
 	return ClassifierSpec{Cameras: cameras, ImageHeight: 128, ImageWidth: 128, LatentDim: 256, HiddenDim: 256,
 		SpatialFeatures: 8, DropoutRate: 0.1, Backbone: ResNetBatchNorm, TrainBackbone: true,
-		ImageMean: ImageNetMean, ImageStd: ImageNetStd}
+		ImageMean: [3]float32(preprocess.ImageNetMean), ImageStd: [3]float32(preprocess.ImageNetStd)}
 }
 
 // Validate checks the spec.
