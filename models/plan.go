@@ -67,15 +67,41 @@ type planStep struct {
 
 // NewPlan orders g's ops; nil when the graph's node layout is not Gorgonia
 // v0.9.18's or an input has no value (the caller then uses a tape machine).
-func NewPlan(g *G.ExprGraph) *Plan {
+//
+// With keep, the plan runs only the ops keep's nodes depend on (Value is
+// nil for the others): after G.Grad, keep the forward graph and the
+// gradients, and the derivatives G.Grad builds towards inputs that are not
+// parameters (the cached camera features, the state) are never computed.
+func NewPlan(g *G.ExprGraph, keep ...*G.Node) *Plan {
 	sorted, err := G.Sort(g)
 	if err != nil {
 		return nil
+	}
+	var needed map[*G.Node]bool
+	if len(keep) > 0 {
+		needed = map[*G.Node]bool{}
+		stack := append([]*G.Node(nil), keep...)
+		for len(stack) > 0 {
+			n := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if needed[n] {
+				continue
+			}
+			needed[n] = true
+			children, ok := nodeChildren(n)
+			if !ok {
+				return nil
+			}
+			stack = append(stack, children...)
+		}
 	}
 	p := &Plan{index: map[*G.Node]int{}, workers: 1}
 	producer := map[int]int32{}             // node index → step
 	for i := len(sorted) - 1; i >= 0; i-- { // Sort puts the roots first
 		n := sorted[i]
+		if needed != nil && !needed[n] {
+			continue
+		}
 		idx := len(p.vals)
 		p.index[n] = idx
 		if n.Op() == nil {

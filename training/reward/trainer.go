@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -109,11 +110,13 @@ func newTrainer(spec models.ClassifierSpec, p *models.Params, opts Options, plan
 	if len(t.params) != len(t.names) {
 		return nil, fmt.Errorf("reward: the classifier graph uses %d of its %d trainable parameters", len(t.params), len(t.names))
 	}
-	if _, err := G.Grad(t.loss, t.params...); err != nil {
+	keep := slices.Clone(t.b.G.AllNodes()) // the forward graph (a copy: AllNodes is the graph's own list)
+	grads, err := G.Grad(t.loss, t.params...)
+	if err != nil {
 		return nil, fmt.Errorf("reward: differentiate: %w", err)
 	}
-	if plan {
-		t.plan = models.NewPlan(t.b.G)
+	if plan { // without the derivatives towards the images, which nothing reads
+		t.plan = models.NewPlan(t.b.G, append(keep, grads...)...)
 	}
 	if t.plan == nil {
 		t.vm = G.NewTapeMachine(t.b.G, G.BindDualValues(t.params...))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 
 	"github.com/e2hil/e2hil/models"
 	G "gorgonia.org/gorgonia"
@@ -40,6 +41,7 @@ type machine struct {
 func compile(b *models.Graph, loss *G.Node, gradNames []string) (*machine, error) {
 	m := &machine{b: b, names: gradNames}
 	var opts []G.VMOpt
+	keep := slices.Clone(b.G.AllNodes()) // the forward graph: every node a caller may read (a copy: AllNodes is the graph's own list)
 	if loss != nil {
 		m.params = b.ParamNodes(gradNames)
 		if len(m.params) != len(gradNames) {
@@ -51,7 +53,8 @@ func compile(b *models.Graph, loss *G.Node, gradNames []string) (*machine, error
 		}
 		opts = append(opts, G.BindDualValues(m.params...))
 	}
-	if m.plan = models.NewPlan(b.G); m.plan == nil {
+	keep = append(keep, m.gradN...)
+	if m.plan = models.NewPlan(b.G, keep...); m.plan == nil {
 		m.vm = G.NewTapeMachine(b.G, opts...)
 	} else {
 		m.plan.SetWorkers(runtime.GOMAXPROCS(0))
