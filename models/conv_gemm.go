@@ -315,6 +315,33 @@ static void k_conv_dw(long M, const float* ap, const float* x, long N, long C, l
 	}
 }
 
+// k_pack_b writes panels [lo, hi) of op(b) [K, N] in the panel form
+// [ceil(N/32)][K][32] (columns past N zeroed); b is row-major with row
+// stride ldb, op(b) = bᵀ with tb. The transposed case goes in 8×8 tiles:
+// eight rows of b read in order, eight 32-float panel rows written.
+static void k_pack_b(const float* b, long ldb, int tb, long K, long N, float* bp, long lo, long hi) {
+	for (long p = lo; p < hi; p++) {
+		float* d = bp + p * K * NR;
+		long q0 = p * NR, nv = N - q0 < NR ? N - q0 : NR;
+		if (nv < NR) memset(d, 0, K * NR * sizeof(float));
+		if (!tb) {
+			for (long l = 0; l < K; l++) memcpy(d + l * NR, b + l * ldb + q0, nv * sizeof(float));
+			continue;
+		}
+		for (long j0 = 0; j0 < nv; j0 += 8) {
+			long jn = nv - j0 < 8 ? nv - j0 : 8;
+			for (long l0 = 0; l0 < K; l0 += 8) {
+				long ln = K - l0 < 8 ? K - l0 : 8;
+				for (long j = 0; j < jn; j++) {
+					const float* src = b + (q0 + j0 + j) * ldb + l0;
+					float* dst = d + l0 * NR + j0 + j;
+					for (long l = 0; l < ln; l++) dst[l * NR] = src[l];
+				}
+			}
+		}
+	}
+}
+
 // k_to_panels copies x [M, N] (row-major, rows of hw = N) or x [N/hw, M, hw]
 // (NCHW) into panels [ceil(N/32)][M][32], rows [r0, r1); columns past N are
 // left as they are (C's columns are independent: they only reach masked-off
@@ -444,6 +471,16 @@ func convDw(g convGeom, ap, x, dw []float32) {
 			C.long(g.KH), C.long(g.KW), C.long(g.S), C.long(g.P), C.long(g.Ho), C.long(g.Wo), C.long(lo), C.long(hi),
 			fp(dw), fp(buf), ip(setup))
 	})
+}
+
+// packB writes panels [lo, hi) of op(b) [k, n] in the panel form
+// [ceil(n/32)][k][32] of gemmPanels (columns past n are zeroed).
+func packB(b []float32, ldb int, tb bool, k, n int, bp []float32, lo, hi int) {
+	t := C.int(0)
+	if tb {
+		t = 1
+	}
+	C.k_pack_b(fp(b), C.long(ldb), t, C.long(k), C.long(n), fp(bp), C.long(lo), C.long(hi))
 }
 
 // toPanels copies x [m, n] row-major (hw = n), or x [n/hw, m, hw] NCHW (any

@@ -42,28 +42,3 @@ func Sgemm(ta, tb bool, m, n, k int, a []float32, lda int, b []float32, ldb int,
 	})
 	return true
 }
-
-// packB writes panels [lo, hi) of op(b) [k, n] in the panel form
-// [ceil(n/32)][k][32] of gemmPanels (columns past n are zeroed).
-func packB(b []float32, ldb int, tb bool, k, n int, bp []float32, lo, hi int) {
-	const nr = gemmPanelNR
-	for p := lo; p < hi; p++ {
-		d := bp[p*k*nr : (p+1)*k*nr]
-		q0, nv := p*nr, min(nr, n-p*nr)
-		if nv < nr {
-			clear(d)
-		}
-		if tb { // op(b)[l][q] = b[q][l]: read rows of b, scatter into columns of d
-			for j := range nv {
-				row := b[(q0+j)*ldb : (q0+j)*ldb+k]
-				for l, v := range row {
-					d[l*nr+j] = v
-				}
-			}
-			continue
-		}
-		for l := range k {
-			copy(d[l*nr:l*nr+nv], b[l*ldb+q0:l*ldb+q0+nv])
-		}
-	}
-}
