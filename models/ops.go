@@ -7,6 +7,8 @@ import (
 	"math"
 
 	"github.com/chewxy/hm"
+
+	"github.com/e2hil/e2hil/internal/par"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -118,7 +120,9 @@ func (op *elemOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error
 	if err != nil {
 		return nil, err
 	}
-	op.fn.fwd(x, y)
+	// Pieces of multiples of 16 values: the vectorised kernels' scalar
+	// tails fall on the same elements however the work is split.
+	par.For(len(x), 16, splitGrain, func(lo, hi int) { op.fn.fwd(x[lo:hi], y[lo:hi]) })
 	return prealloc, nil
 }
 func (op *elemOp) ReturnsPtr() bool      { return false }
@@ -154,7 +158,7 @@ func (op *elemGradOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, e
 	if err != nil {
 		return nil, err
 	}
-	op.fn.bwd(vs[0], vs[1], vs[2], dx)
+	par.For(len(dx), 16, splitGrain, func(lo, hi int) { op.fn.bwd(vs[0][lo:hi], vs[1][lo:hi], vs[2][lo:hi], dx[lo:hi]) })
 	return prealloc, nil
 }
 func (op *elemGradOp) ReturnsPtr() bool      { return false }

@@ -5,6 +5,8 @@ import (
 	"hash"
 
 	"github.com/chewxy/hm"
+
+	"github.com/e2hil/e2hil/internal/par"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -21,9 +23,13 @@ type rowOp struct {
 	name   string
 	arity  int
 	colOut bool
-	eps    float32
-	fn     func(op *rowOp, out []float32, in [][]float32, rows, cols int)
-	diff   func(op *rowOp, in G.Nodes, out, grad *G.Node) (G.Nodes, error)
+	// rowwise: each output row depends on the same input rows only (and on
+	// [1, cols] parameters), so large inputs are split by rows across the
+	// cores; reductions over rows (colOut) never are.
+	rowwise bool
+	eps     float32
+	fn      func(op *rowOp, out []float32, in [][]float32, rows, cols int)
+	diff    func(op *rowOp, in G.Nodes, out, grad *G.Node) (G.Nodes, error)
 }
 
 func (op *rowOp) Arity() int { return op.arity }
@@ -65,9 +71,28 @@ func (op *rowOp) UsePreallocDo(prealloc G.Value, in ...G.Value) (G.Value, error)
 	if len(s) != 2 {
 		return nil, fmt.Errorf("models: %s wants a matrix, got shape %v", op.name, s)
 	}
-	op.fn(op, out, vs, s[0], s[1])
+	rows, cols := s[0], s[1]
+	if !op.rowwise || op.colOut {
+		op.fn(op, out, vs, rows, cols)
+		return prealloc, nil
+	}
+	par.For(rows, 1, max(1, splitGrain/max(1, cols)), func(lo, hi int) {
+		var part [4][]float32
+		for i, v := range vs {
+			if len(v) == rows*cols { // a row-shaped input; [1, cols] ones are whole
+				v = v[lo*cols : hi*cols]
+			}
+			part[i] = v
+		}
+		op.fn(op, out[lo*cols:hi*cols], part[:len(vs)], hi-lo, cols)
+	})
 	return prealloc, nil
 }
+
+// splitGrain is the fewest values a piece of a split row or elementwise op
+// gets (about 10 µs of work: below it the split costs more than it saves).
+const splitGrain = 1 << 14
+
 func (op *rowOp) ReturnsPtr() bool      { return false }
 func (op *rowOp) CallsExtern() bool     { return false }
 func (op *rowOp) OverwritesInput() int  { return -1 }
@@ -91,7 +116,7 @@ func (op *rowOp) SymDiff(in G.Nodes, out, grad *G.Node) (G.Nodes, error) {
 // AddRow is x + b with b [1, cols] added to every row.
 func AddRow(x, b *G.Node) (*G.Node, error) { return G.ApplyOp(addRowOp, x, b) }
 
-var addRowOp = &rowOp{name: "AddRow", arity: 2,
+var addRowOp = &rowOp{name: "AddRow", arity: 2, rowwise: true,
 	fn: func(_ *rowOp, y []float32, in [][]float32, rows, cols int) {
 		addRowKernel(in[0], in[1], y, rows, cols)
 	},
@@ -115,7 +140,7 @@ func LayerNormAffine(x, gamma, beta *G.Node, eps float32) (*G.Node, error) {
 	if x.Shape().Dims() != 2 {
 		return nil, fmt.Errorf("models: LayerNormAffine wants a matrix, got shape %v", x.Shape())
 	}
-	return G.ApplyOp(&rowOp{name: "LayerNorm", arity: 3, eps: eps, fn: layerNormFwd, diff: layerNormDiff}, x, gamma, beta)
+	return G.ApplyOp(&rowOp{name: "LayerNorm", arity: 3, rowwise: true, eps: eps, fn: layerNormFwd, diff: layerNormDiff}, x, gamma, beta)
 }
 
 func layerNormFwd(op *rowOp, y []float32, in [][]float32, rows, cols int) {
@@ -123,7 +148,7 @@ func layerNormFwd(op *rowOp, y []float32, in [][]float32, rows, cols int) {
 }
 
 func layerNormDiff(op *rowOp, in G.Nodes, _, grad *G.Node) (G.Nodes, error) {
-	dx, err := G.ApplyOp(&rowOp{name: "LayerNormGradX", arity: 3, eps: op.eps, fn: layerNormGradX}, in[0], in[1], grad)
+	dx, err := G.ApplyOp(&rowOp{name: "LayerNormGradX", arity: 3, rowwise: true, eps: op.eps, fn: layerNormGradX}, in[0], in[1], grad)
 	if err != nil {
 		return nil, err
 	}
