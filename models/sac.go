@@ -13,10 +13,11 @@ static inline uint32_t fmix32(uint32_t h) {
 	return h;
 }
 
-// y[i] = x[i]·scale if unit i is kept, else 0 (drop when hash < thr).
-CLONES static void k_dropout(const float* x, float* y, long n, uint64_t seed, uint32_t thr, float scale) {
+// y[i] = x[i]·scale if unit i is kept, else 0 (drop when hash < thr), for
+// units [i0, i1).
+CLONES static void k_dropout(const float* x, float* y, long i0, long i1, uint64_t seed, uint32_t thr, float scale) {
 	uint32_t lo = (uint32_t)seed, hi = (uint32_t)(seed >> 32);
-	for (long i = 0; i < n; i++) {
+	for (long i = i0; i < i1; i++) {
 		uint32_t h = fmix32(fmix32((uint32_t)i * 0x9e3779b9u + lo) ^ hi);
 		y[i] = h < thr ? 0.0f : x[i] * scale;
 	}
@@ -30,6 +31,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"unsafe"
+
+	"github.com/e2hil/e2hil/internal/par"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -346,12 +349,19 @@ func Dropout(x *G.Node, rate float64, m *DropoutMask) (*G.Node, error) {
 	return G.ApplyOp(op, x)
 }
 
+// dropout applies the mask of seed to x, split across the cores (the mask
+// of unit i depends on i only, so the split changes nothing).
 func dropout(x, y []float32, rate float64, seed uint64) {
-	if len(x) == 0 {
+	par.For(len(x), 16, splitGrain, func(lo, hi int) { dropoutRange(x, y, rate, seed, lo, hi) })
+}
+
+// dropoutRange is dropout on units [lo, hi) in the calling goroutine.
+func dropoutRange(x, y []float32, rate float64, seed uint64, lo, hi int) {
+	if lo >= hi {
 		return
 	}
 	thr := min(math.Round(rate*(1<<32)), math.MaxUint32)
-	C.k_dropout((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(len(x)),
+	C.k_dropout((*C.float)(unsafe.Pointer(&x[0])), (*C.float)(unsafe.Pointer(&y[0])), C.long(lo), C.long(hi),
 		C.uint64_t(seed), C.uint32_t(thr), C.float(1/(1-rate)))
 }
 

@@ -105,9 +105,9 @@ static void k_spatial_dx(const float* k, const float* dy, float* dx, float* kt, 
 	else spatial_dx(k, dy, dx, B, C, HW, F);
 }
 
-// dk[c·HW+hw, f] = Σ_b x[b, c·HW+hw]·dy[b, c·F+f]
-static void spatial_dk(const float* restrict x, const float* restrict dy, float* restrict dk, long B, long C, long HW, long F) {
-	for (long c = 0; c < C; c++) {
+// dk[c·HW+hw, f] = Σ_b x[b, c·HW+hw]·dy[b, c·F+f], channels [c0, c1)
+static void spatial_dk(const float* restrict x, const float* restrict dy, float* restrict dk, long B, long C, long HW, long F, long c0, long c1) {
+	for (long c = c0; c < c1; c++) {
 		float* kc = dk + c * HW * F;
 		for (long i = 0; i < HW * F; i++) kc[i] = 0;
 		for (long b = 0; b < B; b++) {
@@ -124,8 +124,8 @@ static void spatial_dk(const float* restrict x, const float* restrict dy, float*
 
 // The 16×8 version keeps half a channel's kernel gradient (8 rows of 8) in
 // registers over the whole batch, then the other half.
-AVX2 static void spatial_dk_16x8(const float* restrict x, const float* restrict dy, float* restrict dk, long B, long C) {
-	for (long c = 0; c < C; c++)
+AVX2 static void spatial_dk_16x8(const float* restrict x, const float* restrict dy, float* restrict dk, long B, long C, long c0, long c1) {
+	for (long c = c0; c < c1; c++)
 	for (int h0 = 0; h0 < 16; h0 += 8) {
 		__m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
 		for (long b = 0; b < B; b++) {
@@ -152,9 +152,9 @@ AVX2 static void spatial_dk_16x8(const float* restrict x, const float* restrict 
 	}
 }
 
-static void k_spatial_dk(const float* x, const float* dy, float* dk, long B, long C, long HW, long F) {
-	if (HW == 16 && F == 8 && has_avx2()) spatial_dk_16x8(x, dy, dk, B, C);
-	else spatial_dk(x, dy, dk, B, C, HW, F);
+static void k_spatial_dk(const float* x, const float* dy, float* dk, long B, long C, long HW, long F, long c0, long c1) {
+	if (HW == 16 && F == 8 && has_avx2()) spatial_dk_16x8(x, dy, dk, B, C, c0, c1);
+	else spatial_dk(x, dy, dk, B, C, HW, F, c0, c1);
 }
 */
 import "C"
@@ -164,6 +164,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/e2hil/e2hil/internal/par"
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
 )
@@ -219,11 +220,19 @@ func SpatialEmbeddings(x, kernel *G.Node, c, hw, f int) (*G.Node, error) {
 
 // spatialForward is SpatialEmbeddings on plain slices: x [b, c·hw], kernel
 // [c·hw, f] → y [b, c·f]. For graph-free inference paths.
+// The batch rows are split across the cores (each row's output depends on
+// that row only).
 func spatialForward(x, kernel, y []float32, b, c, hw, f int) {
-	if b == 0 {
+	par.For(b, 1, max(1, splitGrain/max(1, c*hw)), func(lo, hi int) { spatialForwardRows(x, kernel, y, c, hw, f, lo, hi) })
+}
+
+// spatialForwardRows is spatialForward on batch rows [lo, hi) in the
+// calling goroutine.
+func spatialForwardRows(x, kernel, y []float32, c, hw, f, lo, hi int) {
+	if lo >= hi {
 		return
 	}
-	C.k_spatial_fwd(fp(x), fp(kernel), fp(y), C.long(b), C.long(c), C.long(hw), C.long(f))
+	C.k_spatial_fwd(fp(x[lo*c*hw:]), fp(kernel), fp(y[lo*c*f:]), C.long(hi-lo), C.long(c), C.long(hw), C.long(f))
 }
 
 func spatialDx(k, dy, dx, kt []float32, b, c, hw, f int) {
@@ -232,8 +241,19 @@ func spatialDx(k, dy, dx, kt []float32, b, c, hw, f int) {
 	}
 }
 
+// spatialDk sums over the batch per channel: the channels are split across
+// the cores (each channel's sum runs in one goroutine, in batch order).
 func spatialDk(x, dy, dk []float32, b, c, hw, f int) {
-	C.k_spatial_dk(fp(x), fp(dy), fp(dk), C.long(b), C.long(c), C.long(hw), C.long(f))
+	par.For(c, 1, max(1, splitGrain/max(1, b*hw)), func(lo, hi int) { spatialDkChannels(x, dy, dk, b, c, hw, f, lo, hi) })
+}
+
+// spatialDkChannels is spatialDk on channels [lo, hi) in the calling
+// goroutine.
+func spatialDkChannels(x, dy, dk []float32, b, c, hw, f, lo, hi int) {
+	if lo >= hi {
+		return
+	}
+	C.k_spatial_dk(fp(x), fp(dy), fp(dk), C.long(b), C.long(c), C.long(hw), C.long(f), C.long(lo), C.long(hi))
 }
 
 // SpatialForward is the graph-free SpatialEmbeddings: y [b, c·f] from x

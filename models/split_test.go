@@ -80,3 +80,45 @@ func TestSplitOpsMatchWhole(t *testing.T) {
 		same(tc.op.name, got.Data().([]float32), want)
 	}
 }
+
+// TestSplitImageOpsMatchWhole: Dropout, the spatial embeddings and their
+// kernel gradient split across the cores, bit-identical to one pass.
+func TestSplitImageOpsMatchWhole(t *testing.T) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	}
+	const b, c = 37, 96 // a ragged batch
+	rng := rand.New(rand.NewPCG(9, 9))
+	vec := func(n int) []float32 {
+		d := make([]float32, n)
+		for i := range d {
+			d[i] = float32(rng.NormFloat64())
+		}
+		return d
+	}
+	same := func(name string, got, want []float32) {
+		t.Helper()
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%s[%d]: split %g, whole %g", name, i, got[i], want[i])
+			}
+		}
+	}
+	for _, shape := range [][2]int{{16, 8}, {9, 5}} { // HW, F: the SAC shape's AVX2 kernels, the plain loops
+		hw, f := shape[0], shape[1]
+		x, k, dy := vec(b*c*hw), vec(c*hw*f), vec(b*c*f)
+		got, want := make([]float32, b*c*f), make([]float32, b*c*f)
+		spatialForward(x, k, got, b, c, hw, f)
+		spatialForwardRows(x, k, want, c, hw, f, 0, b)
+		same("SpatialEmbeddings", got, want)
+		gotK, wantK := make([]float32, c*hw*f), make([]float32, c*hw*f)
+		spatialDk(x, dy, gotK, b, c, hw, f)
+		spatialDkChannels(x, dy, wantK, b, c, hw, f, 0, c)
+		same("SpatialEmbeddingsGradKernel", gotK, wantK)
+	}
+	x := vec(b * c * 16)
+	got, want := make([]float32, len(x)), make([]float32, len(x))
+	dropout(x, got, 0.1, 12345)
+	dropoutRange(x, want, 0.1, 12345, 0, len(x))
+	same("Dropout", got, want)
+}
