@@ -5,6 +5,7 @@ import (
 	"math"
 	"reflect"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -145,6 +146,17 @@ func NewPlan(g *G.ExprGraph, keep ...*G.Node) *Plan {
 	}
 	p.rank = make([]float64, len(p.steps))
 	return p
+}
+
+// Grad is G.Grad of loss with respect to params, and the nodes a Plan of
+// the graph keeps to run only what a trainer reads: the forward graph as it
+// was before differentiating, and the gradients.
+func Grad(loss *G.Node, params ...*G.Node) (grads, keep G.Nodes, err error) {
+	keep = slices.Clone(loss.Graph().AllNodes()) // a copy: AllNodes is the graph's own list, G.Grad appends to it
+	if grads, err = G.Grad(loss, params...); err != nil {
+		return nil, nil, err
+	}
+	return grads, append(keep, grads...), nil
 }
 
 // SetWorkers lets Run execute up to n independent ops at once (n ≤ 1:

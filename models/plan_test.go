@@ -10,7 +10,7 @@ import (
 )
 
 // TestPlanKeepPrunesDeadGradients: a plan given the forward graph and the
-// parameter's gradient skips the derivative towards the input (which
+// parameter's gradient (Grad's keep) skips the derivative towards the input (which
 // G.Grad builds but nothing reads) and computes every kept value exactly
 // as the full plan does, sequentially and in parallel.
 func TestPlanKeepPrunesDeadGradients(t *testing.T) {
@@ -26,13 +26,12 @@ func TestPlanKeepPrunesDeadGradients(t *testing.T) {
 	w := G.NewMatrix(g, tensor.Float32, G.WithShape(5, 3), G.WithName("w"), G.WithValue(val(5, 3, 0.5)))
 	y := G.Must(G.Tanh(G.Must(G.Mul(x, w))))
 	loss := G.Must(G.Sum(G.Must(G.Square(y))))
-	forward := slices.Clone(g.AllNodes())
-	grads, err := G.Grad(loss, w)
+	_, keep, err := Grad(loss, w)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, workers := range []int{1, 2} {
-		full, pruned := NewPlan(g), NewPlan(g, append(slices.Clone(forward), grads...)...)
+		full, pruned := NewPlan(g), NewPlan(g, keep...)
 		if full == nil || pruned == nil {
 			t.Fatal("no plan")
 		}
@@ -49,7 +48,7 @@ func TestPlanKeepPrunesDeadGradients(t *testing.T) {
 		if len(pruned.steps) >= len(full.steps) {
 			t.Errorf("workers %d: pruned plan runs %d ops, the full one %d", workers, len(pruned.steps), len(full.steps))
 		}
-		for _, n := range append(slices.Clone(forward), grads...) {
+		for _, n := range keep {
 			a, b := full.Value(n), pruned.Value(n)
 			if b == nil {
 				t.Fatalf("workers %d: kept node %v has no value", workers, n)

@@ -32,14 +32,6 @@ func TestSplitOpsMatchWhole(t *testing.T) {
 	}
 	x, y, dy := mat(rows, cols), mat(rows, cols), mat(rows, cols)
 	bias, gamma, beta := mat(1, cols), mat(1, cols), mat(1, cols)
-	same := func(name string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s[%d] (row %d): split %g, whole %g", name, i, i/cols, got[i], want[i])
-			}
-		}
-	}
 	for _, fn := range []*elemFn{siluFn, tanhFn, tanhLogJacFn, clampFn(-1, 2)} {
 		want := make([]float32, len(x))
 		fn.fwd(x, want)
@@ -47,7 +39,7 @@ func TestSplitOpsMatchWhole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		same(fn.name, got.Data().([]float32), want)
+		sameBits(t, fn.name, got.Data().([]float32), want)
 
 		fn.bwd(x, y, dy, want)
 		got, err = (&elemGradOp{fn}).UsePreallocDo(dense(make([]float32, len(x)), rows, cols),
@@ -55,7 +47,7 @@ func TestSplitOpsMatchWhole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		same(fn.name+"Grad", got.Data().([]float32), want)
+		sameBits(t, fn.name+"Grad", got.Data().([]float32), want)
 	}
 	ln := &rowOp{name: "LayerNorm", arity: 3, rowwise: true, eps: LayerNormEps, fn: layerNormFwd}
 	lnx := &rowOp{name: "LayerNormGradX", arity: 3, rowwise: true, eps: LayerNormEps, fn: layerNormGradX}
@@ -77,7 +69,7 @@ func TestSplitOpsMatchWhole(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		same(tc.op.name, got.Data().([]float32), want)
+		sameBits(t, tc.op.name, got.Data().([]float32), want)
 	}
 }
 
@@ -96,29 +88,31 @@ func TestSplitImageOpsMatchWhole(t *testing.T) {
 		}
 		return d
 	}
-	same := func(name string, got, want []float32) {
-		t.Helper()
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
-				t.Fatalf("%s[%d]: split %g, whole %g", name, i, got[i], want[i])
-			}
-		}
-	}
 	for _, shape := range [][2]int{{16, 8}, {9, 5}} { // HW, F: the SAC shape's AVX2 kernels, the plain loops
 		hw, f := shape[0], shape[1]
 		x, k, dy := vec(b*c*hw), vec(c*hw*f), vec(b*c*f)
 		got, want := make([]float32, b*c*f), make([]float32, b*c*f)
 		spatialForward(x, k, got, b, c, hw, f)
 		spatialForwardRows(x, k, want, c, hw, f, 0, b)
-		same("SpatialEmbeddings", got, want)
+		sameBits(t, "SpatialEmbeddings", got, want)
 		gotK, wantK := make([]float32, c*hw*f), make([]float32, c*hw*f)
 		spatialDk(x, dy, gotK, b, c, hw, f)
 		spatialDkChannels(x, dy, wantK, b, c, hw, f, 0, c)
-		same("SpatialEmbeddingsGradKernel", gotK, wantK)
+		sameBits(t, "SpatialEmbeddingsGradKernel", gotK, wantK)
 	}
 	x := vec(b * c * 16)
 	got, want := make([]float32, len(x)), make([]float32, len(x))
 	dropout(x, got, 0.1, 12345)
 	dropoutRange(x, want, 0.1, 12345, 0, len(x))
-	same("Dropout", got, want)
+	sameBits(t, "Dropout", got, want)
+}
+
+// sameBits fails t unless got and want are bit-identical.
+func sameBits(t *testing.T, name string, got, want []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("%s[%d]: split %g, whole %g", name, i, got[i], want[i])
+		}
+	}
 }

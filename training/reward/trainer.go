@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	G "gorgonia.org/gorgonia"
 	"gorgonia.org/tensor"
@@ -110,13 +109,12 @@ func newTrainer(spec models.ClassifierSpec, p *models.Params, opts Options, plan
 	if len(t.params) != len(t.names) {
 		return nil, fmt.Errorf("reward: the classifier graph uses %d of its %d trainable parameters", len(t.params), len(t.names))
 	}
-	keep := slices.Clone(t.b.G.AllNodes()) // the forward graph (a copy: AllNodes is the graph's own list)
-	grads, err := G.Grad(t.loss, t.params...)
+	_, keep, err := models.Grad(t.loss, t.params...)
 	if err != nil {
 		return nil, fmt.Errorf("reward: differentiate: %w", err)
 	}
 	if plan { // without the derivatives towards the images, which nothing reads
-		t.plan = models.NewPlan(t.b.G, append(keep, grads...)...)
+		t.plan = models.NewPlan(t.b.G, keep...)
 	}
 	if t.plan == nil {
 		t.vm = G.NewTapeMachine(t.b.G, G.BindDualValues(t.params...))

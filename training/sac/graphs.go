@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"runtime"
-	"slices"
 
 	"github.com/e2hil/e2hil/models"
 	G "gorgonia.org/gorgonia"
@@ -41,19 +40,18 @@ type machine struct {
 func compile(b *models.Graph, loss *G.Node, gradNames []string) (*machine, error) {
 	m := &machine{b: b, names: gradNames}
 	var opts []G.VMOpt
-	keep := slices.Clone(b.G.AllNodes()) // the forward graph: every node a caller may read (a copy: AllNodes is the graph's own list)
+	var keep G.Nodes // nil: a forward-only graph keeps every node
 	if loss != nil {
 		m.params = b.ParamNodes(gradNames)
 		if len(m.params) != len(gradNames) {
 			return nil, fmt.Errorf("sac: graph does not use all of %v", gradNames)
 		}
 		var err error
-		if m.gradN, err = G.Grad(loss, m.params...); err != nil {
+		if m.gradN, keep, err = models.Grad(loss, m.params...); err != nil {
 			return nil, fmt.Errorf("sac: differentiate: %w", err)
 		}
 		opts = append(opts, G.BindDualValues(m.params...))
 	}
-	keep = append(keep, m.gradN...)
 	if m.plan = models.NewPlan(b.G, keep...); m.plan == nil {
 		m.vm = G.NewTapeMachine(b.G, opts...)
 	} else {
